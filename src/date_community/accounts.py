@@ -1,0 +1,115 @@
+"""Login accounts for staff and volunteers.
+
+Passwords are hashed with scrypt (memory-hard, in the standard library), with
+a per-password salt.  The parameters are stored in the hash, so they can be
+raised later without breaking old hashes.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+from . import audit, timeutil
+from .db import write_transaction
+from .errors import NotFound, RuleViolation, ValidationError
+from .schema import USER_ROLES
+
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+MIN_PASSWORD_LENGTH = 10
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P,
+                            maxmem=64 * 1024 * 1024, dklen=32)
+    b64 = base64.b64encode
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def check_password(stored: str, password: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+                                maxmem=64 * 1024 * 1024, dklen=32)
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, base64.b64decode(digest))
+
+
+# Compared against when the username does not exist, so a login for an unknown
+# name costs the same time as one for a known name.
+_DUMMY_HASH = None
+
+
+def _check_length(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise ValidationError("invalid_value", field="password", min_length=MIN_PASSWORD_LENGTH)
+
+
+def create_user(db, *, username: str, password: str, role: str, volunteer_id: int | None = None,
+                actor: str = "system") -> int:
+    username = (username or "").strip()
+    if not username:
+        raise ValidationError("invalid_name")
+    if role not in USER_ROLES:
+        raise ValidationError("invalid_role", role=role)
+    if role == "volunteer" and volunteer_id is None:
+        raise ValidationError("invalid_value", field="volunteer_id")
+    _check_length(password)
+    hashed = hash_password(password)
+    with write_transaction(db):
+        if list(db.query("SELECT 1 FROM users WHERE username = ? COLLATE NOCASE", [username])):
+            raise RuleViolation("duplicate_code")
+        cur = db.conn.execute(
+            "INSERT INTO users (username, password_hash, role, volunteer_id, created_at) VALUES (?, ?, ?, ?, ?)",
+            [username, hashed, role, volunteer_id, timeutil.now().isoformat()])
+        uid = cur.lastrowid
+        audit.record(db, actor, "create", "user", uid, role=role)
+    return uid
+
+
+def get_user(db, user_id: int) -> dict:
+    rows = list(db.query("SELECT id, username, role, volunteer_id, active FROM users WHERE id = ?", [user_id]))
+    if not rows:
+        raise NotFound("user_not_found", id=user_id)
+    return rows[0]
+
+
+def authenticate(db, username: str, password: str) -> dict | None:
+    """The user for these credentials, or None.  Inactive users never log in."""
+    global _DUMMY_HASH
+    rows = list(db.query("SELECT * FROM users WHERE username = ? COLLATE NOCASE", [(username or "").strip()]))
+    if not rows:
+        _DUMMY_HASH = _DUMMY_HASH or hash_password(secrets.token_hex(8))
+        check_password(_DUMMY_HASH, password or "")
+        return None
+    user = rows[0]
+    if not check_password(user["password_hash"], password or "") or not user["active"]:
+        return None
+    return {k: user[k] for k in ("id", "username", "role", "volunteer_id", "active")}
+
+
+def set_password(db, user_id: int, password: str, *, actor: str) -> None:
+    _check_length(password)
+    hashed = hash_password(password)
+    with write_transaction(db):
+        get_user(db, user_id)
+        db.conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", [hashed, user_id])
+        audit.record(db, actor, "set_password", "user", user_id)
+
+
+def user_for_volunteer(db, volunteer_id: int) -> dict | None:
+    rows = list(db.query("SELECT id, username, role, volunteer_id, active FROM users WHERE volunteer_id = ?",
+                         [volunteer_id]))
+    return rows[0] if rows else None
+
+
+def set_user_active(db, user_id: int, active: bool, *, actor: str) -> None:
+    with write_transaction(db):
+        get_user(db, user_id)
+        db.conn.execute("UPDATE users SET active = ? WHERE id = ?", [int(active), user_id])
+        audit.record(db, actor, "activate" if active else "deactivate", "user", user_id)

@@ -1,0 +1,195 @@
+"""Opening the database, its migrations, and the one write-transaction helper.
+
+Every read-then-write that must be atomic goes through :func:`write_transaction`,
+which starts with ``BEGIN IMMEDIATE``.  A deferred transaction (``BEGIN`` or
+sqlite-utils' ``db.atomic()``) takes its write lock only at the first write, so
+two writers that both read first deadlock and one fails with "database is
+locked"; ``with conn:`` in the sqlite3 module does not open a transaction at
+all.  IMMEDIATE takes the write lock up front and other writers wait on the
+busy timeout instead.
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import os
+import sqlite3
+from pathlib import Path
+from typing import Iterator
+
+import sqlite_utils
+
+from .errors import DateCommunityError
+from .schema import migrations
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PATH = Path("instance") / "date-community.db"
+ENV_VAR = "DATE_COMMUNITY_DB"
+BUSY_TIMEOUT_SECONDS = 60.0
+# 3.51.3 fixed a bug where a WAL reset racing with a checkpoint could corrupt
+# the database.  We cannot ship our own SQLite with the stdlib module, so warn.
+MIN_SAFE_SQLITE = (3, 51, 3)
+
+_version_warned = False
+_savepoints = itertools.count(1)
+
+
+def resolve_path(explicit: str | os.PathLike | None = None) -> Path:
+    """``--db`` wins, then ``DATE_COMMUNITY_DB``, then ``instance/date-community.db``."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env)
+    return DEFAULT_PATH
+
+
+def sqlite_version_is_safe(version: str | None = None) -> bool:
+    parts = tuple(int(p) for p in (version or sqlite3.sqlite_version).split(".")[:3])
+    return parts >= MIN_SAFE_SQLITE
+
+
+def warn_if_old_sqlite(version: str | None = None) -> bool:
+    """Log a warning once per process if SQLite predates the WAL-reset fix."""
+    global _version_warned
+    version = version or sqlite3.sqlite_version
+    if sqlite_version_is_safe(version):
+        return False
+    if not _version_warned:
+        log.warning(
+            "SQLite %s is older than 3.51.3, which fixed a WAL-reset corruption bug; "
+            "upgrade the system SQLite library when you can",
+            version,
+        )
+        _version_warned = True
+    return True
+
+
+def connect(path: str | os.PathLike | None = None, *, migrate: bool = True) -> sqlite_utils.Database:
+    """Open (creating if needed) the database with the project's pragmas.
+
+    ``migrate`` applies pending migrations; it is idempotent, so a second call
+    changes nothing.
+    """
+    warn_if_old_sqlite()
+    p = resolve_path(path)
+    if str(p) != ":memory:":
+        p.parent.mkdir(parents=True, exist_ok=True)
+    # check_same_thread=False: the web server may hand one request's
+    # connection between threads, but each connection is used by one at a time.
+    conn = sqlite3.connect(str(p), timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False)
+    db = sqlite_utils.Database(conn)
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+    with db.ensure_autocommit_on():
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = FULL")
+    if migrate:
+        apply_migrations(db)
+    return db
+
+
+def apply_migrations(db: sqlite_utils.Database) -> list[str]:
+    """Apply pending migrations under the write lock; return the names applied."""
+    pending = [m.name for m in migrations.pending(db)]
+    if not pending:
+        return []
+    # Two processes starting together must not both apply the same migration:
+    # take the write lock first, then re-check inside it.
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        pending = [m.name for m in migrations.pending(db)]
+        migrations.apply(db)  # nested: sqlite-utils uses savepoints
+        db.conn.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    return pending
+
+
+@contextlib.contextmanager
+def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """Run a block atomically under SQLite's write lock (``BEGIN IMMEDIATE``).
+
+    Nested use joins the outer transaction through a savepoint, so library
+    functions can call each other without caring who opened it.
+    """
+    conn = db.conn
+    if conn.in_transaction:
+        name = f"dc_sp_{next(_savepoints)}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield db
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                conn.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        else:
+            conn.execute(f"RELEASE SAVEPOINT {name}")
+        return
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise DateCommunityError("database_busy") from exc
+    try:
+        yield db
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
+
+
+def integrity_ok(db: sqlite_utils.Database) -> bool:
+    rows = list(db.query("PRAGMA integrity_check"))
+    return len(rows) == 1 and list(rows[0].values())[0] == "ok"
+
+
+def backup(db: sqlite_utils.Database, target: str | os.PathLike) -> Path:
+    """Copy the live database with SQLite's online backup API.
+
+    The backup API copies a consistent snapshot even while other connections
+    write; a plain file copy of a WAL database can miss committed pages.
+    """
+    target = Path(target)
+    if target.exists() and target.is_dir():
+        raise DateCommunityError("backup_failed", reason="target is a directory")
+    tmp = target.with_name(target.name + ".partial")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        dest = sqlite3.connect(str(tmp))
+        try:
+            db.conn.backup(dest)
+        finally:
+            dest.close()
+        os.replace(tmp, target)  # no half-written backup under the real name
+    except (OSError, sqlite3.Error) as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise DateCommunityError("backup_failed", reason=type(exc).__name__) from exc
+    return target
+
+
+def restore(db: sqlite_utils.Database, source: str | os.PathLike) -> None:
+    """Replace the contents of ``db`` with the backup at ``source``."""
+    source = Path(source)
+    if not source.is_file():
+        raise DateCommunityError("restore_failed", reason="no such file")
+    try:
+        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        try:
+            ok = src.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            tables = {r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not ok or "sessions" not in tables:
+                raise DateCommunityError("invalid_database")
+            src.backup(db.conn)
+        finally:
+            src.close()
+    except sqlite3.DatabaseError as exc:
+        raise DateCommunityError("invalid_database") from exc
+    apply_migrations(db)

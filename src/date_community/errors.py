@@ -1,0 +1,107 @@
+"""The library's one exception family.
+
+The library never speaks a human language: every failure carries a stable code
+(``session_not_found``, ``already_booked`` …) plus parameters.  The web app and
+the CLI turn codes into words in the user's language.  Messages here are a
+plain-English fallback for logs and scripts and never contain SQL.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+# code -> English fallback.  Keeping every code in one table means the CLI,
+# the web app and the tests can check that nothing is left untranslated.
+MESSAGES: dict[str, str] = {
+    "not_found": "The record does not exist.",
+    "session_not_found": "The session does not exist.",
+    "series_not_found": "The series does not exist.",
+    "venue_not_found": "The venue does not exist.",
+    "topic_not_found": "The topic does not exist.",
+    "resident_not_found": "The resident does not exist.",
+    "volunteer_not_found": "The volunteer does not exist.",
+    "booking_not_found": "The booking does not exist.",
+    "shift_not_found": "The shift does not exist.",
+    "user_not_found": "The user does not exist.",
+    "already_booked": "This resident already holds a booking for this session.",
+    "overlapping_booking": "This resident already holds a booking for a session at the same time.",
+    "overlapping_shift": "This volunteer already has a shift at the same time.",
+    "already_on_shift": "This volunteer is already booked on this session.",
+    "helpers_full": "This session already has all the helpers it can take.",
+    "lead_taken": "This session already has a lead helper.",
+    "signup_closed": "Sign-up for this session is closed.",
+    "signup_not_open": "Sign-up for this session has not opened yet.",
+    "session_cancelled": "The session has been cancelled.",
+    "session_past": "The session has already started.",
+    "too_late_to_cancel": "It is too late to cancel this shift; please contact the office.",
+    "booking_not_active": "The booking is not active.",
+    "shift_not_active": "The shift is not active.",
+    "volunteer_inactive": "The volunteer is not active.",
+    "override_reason_required": "A staff override needs a reason.",
+    "not_allowed": "You are not allowed to do this.",
+    "invalid_phone": "The phone number is not valid.",
+    "invalid_kana": "The furigana must be written in kana.",
+    "invalid_name": "The name is missing.",
+    "invalid_birth_year": "The birth year is not valid.",
+    "invalid_district": "The district is not one of the city's districts.",
+    "invalid_device": "The device is not one of the known kinds.",
+    "invalid_source": "The source is not one of the known kinds.",
+    "invalid_kind": "The session kind is not valid.",
+    "invalid_role": "The role is not valid.",
+    "invalid_time": "The date or time is not valid.",
+    "invalid_time_range": "The end must be after the start.",
+    "invalid_seats": "The numbers of seats are not valid.",
+    "invalid_helpers": "The helper minimum and maximum are not valid.",
+    "invalid_rule": "The repeat rule is not valid.",
+    "invalid_email": "The email address is not valid.",
+    "invalid_value": "A value is not valid.",
+    "duplicate_email": "A volunteer with this email address already exists.",
+    "duplicate_code": "A record with this code already exists.",
+    "same_resident": "A resident cannot be merged with itself.",
+    "seats_below_confirmed": "There are already more confirmed bookings than the new number of seats.",
+    "invalid_reference": "No booking matches this reference and phone number.",
+    "invalid_scope": "The scope must be 'this' or 'following'.",
+    "backup_failed": "The backup could not be written.",
+    "restore_failed": "The backup could not be restored.",
+    "invalid_database": "The file is not a date-community database.",
+    "database_busy": "The database is busy; please try again.",
+    "content_invalid": "The content files are not valid.",
+}
+
+
+class DateCommunityError(Exception):
+    """Base of every error the library raises on purpose."""
+
+    def __init__(self, code: str, message: str | None = None, **params: Any):
+        if code not in MESSAGES:
+            # A typo in a code would reach users as an untranslated key.
+            raise ValueError(f"unknown error code {code!r}")
+        self.code = code
+        self.params = params
+        text = message or MESSAGES[code]
+        if params:
+            details = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
+            text = f"{text} ({details})"
+        super().__init__(text)
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message}
+
+
+class NotFound(DateCommunityError):
+    pass
+
+
+class ValidationError(DateCommunityError):
+    """Input that can never be accepted as given."""
+
+
+class RuleViolation(DateCommunityError):
+    """Input that is well formed but breaks a booking or staffing rule."""
+
+
+class PermissionDenied(DateCommunityError):
+    pass

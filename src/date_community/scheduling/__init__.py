@@ -1,0 +1,2 @@
+"""Lesson scheduling: venues, topics, sessions and series, bookings, shifts,
+attendance, calendar feeds and call lists."""

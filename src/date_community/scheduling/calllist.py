@@ -1,0 +1,74 @@
+"""The call list: who to phone the day before, with their numbers (staff only)."""
+from __future__ import annotations
+
+import csv
+import html
+import io
+
+from .. import audit, timeutil
+from ..db import write_transaction
+from ..people import format_phone
+
+COLUMNS = ("starts_at", "venue", "topic", "status", "position", "name_kanji", "name_kana", "phone", "needs",
+           "reference", "booking_id")
+HEADERS_JA = ("開始", "会場", "内容", "状態", "順番", "氏名", "ふりがな", "電話番号", "配慮事項", "予約番号",
+              "予約ID")
+STATUS_JA = {"confirmed": "確定", "waitlisted": "キャンセル待ち"}
+
+
+def call_list(db, day, *, actor: str) -> list[dict]:
+    """Residents booked or waitlisted for the day's sessions.  The view is logged."""
+    start, end = timeutil.day_bounds(timeutil.parse_date(day))
+    rows = list(db.query("""
+        SELECT s.starts_at, v.name_ja AS venue, t.title_ja AS topic, b.status, b.position,
+               r.name_kanji, r.name_kana, r.phone, r.needs, b.reference, b.id AS booking_id, r.id AS resident_id
+        FROM bookings b JOIN sessions s ON s.id = b.session_id JOIN residents r ON r.id = b.resident_id
+        JOIN venues v ON v.id = s.venue_id JOIN topics t ON t.id = s.topic_id
+        WHERE s.starts_at >= ? AND s.starts_at < ? AND s.status = 'scheduled'
+          AND b.status IN ('confirmed', 'waitlisted')
+        ORDER BY s.starts_at, s.id, b.status, b.position, r.kana_key""", [start, end]))
+    with write_transaction(db):
+        audit.record(db, actor, "view_call_list", "call_list", None, day=str(day), residents=len(rows))
+    return rows
+
+
+def to_csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(HEADERS_JA)
+    for row in rows:
+        writer.writerow([
+            timeutil.parse(row["starts_at"]).strftime("%H:%M"), row["venue"], row["topic"],
+            STATUS_JA.get(row["status"], row["status"]), row["position"] or "", row["name_kanji"],
+            row["name_kana"], format_phone(row["phone"]), row["needs"], row["reference"], row["booking_id"],
+        ])
+    # A BOM so that Excel on staff PCs opens the Japanese text correctly.
+    return "\ufeff" + buf.getvalue()
+
+
+def to_html(rows: list[dict], day) -> str:
+    """A self-contained printable page (large print, one row per call)."""
+    date = timeutil.parse_date(day)
+    e = html.escape
+    body = []
+    for row in rows:
+        body.append(
+            "<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in (
+                timeutil.parse(row["starts_at"]).strftime("%H:%M"), row["venue"], row["topic"],
+                STATUS_JA.get(row["status"], row["status"]) + (f" {row['position']}番" if row["position"] else ""),
+                row["name_kanji"], row["name_kana"], format_phone(row["phone"]), row["needs"], row["reference"])
+            ) + "<td class=\"done\"></td></tr>")
+    headers = "".join(f"<th scope=\"col\">{e(h)}</th>" for h in HEADERS_JA[:-1]) + "<th scope=\"col\">済</th>"
+    empty = "<p>この日の予約はありません。</p>" if not rows else ""
+    return f"""<!doctype html>
+<html lang="ja"><head><meta charset="utf-8"><title>電話連絡リスト {date.isoformat()}</title>
+<style>
+body {{ font-family: "BIZ UDGothic", "Noto Sans CJK JP", sans-serif; font-size: 1.125rem; line-height: 1.6; }}
+table {{ border-collapse: collapse; width: 100%; }} th, td {{ border: 1px solid #000; padding: .4rem; }}
+td.done {{ width: 3rem; }} @media print {{ body {{ font-size: 12pt; }} }}
+</style></head><body>
+<h1>電話連絡リスト {date.year}年{date.month}月{date.day}日</h1>
+{empty}<table><thead><tr>{headers}</tr></thead><tbody>
+{''.join(body)}
+</tbody></table></body></html>
+"""
