@@ -75,3 +75,50 @@ def make_volunteer(catalog_db):
         return people.add_volunteer(catalog_db, **fields)
 
     return factory
+
+
+# --- web app fixtures ----------------------------------------------------------
+
+STAFF_PASSWORD = "staff-password-123"
+VOLUNTEER_PASSWORD = "volunteer-password-123"
+
+
+@pytest.fixture
+def app(catalog_db, db_path):
+    """The Flask app on a real database with the catalogue, one staff user and
+    one volunteer user (whose volunteer id is ``app.config['VOLUNTEER_ID']``)."""
+    from date_community import accounts
+    from webapp import create_app
+
+    vid = people.add_volunteer(catalog_db, name="例 ボランティア", email="helper@example.org",
+                               skills=["basics"], devices=["iphone"])
+    accounts.create_user(catalog_db, username="staff1", password=STAFF_PASSWORD, role="staff")
+    accounts.create_user(catalog_db, username="vol1", password=VOLUNTEER_PASSWORD, role="volunteer",
+                         volunteer_id=vid)
+    application = create_app({"TESTING": True, "DATABASE": str(db_path), "SECRET_KEY": "test-secret",
+                              "SESSION_COOKIE_SECURE": False, "WTF_CSRF_ENABLED": False})
+    application.config["VOLUNTEER_ID"] = vid
+    return application
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def login(client, username: str, password: str):
+    return client.post("/login", data={"username": username, "password": password})
+
+
+@pytest.fixture
+def staff_client(app):
+    c = app.test_client()
+    assert login(c, "staff1", STAFF_PASSWORD).status_code == 302
+    return c
+
+
+@pytest.fixture
+def volunteer_client(app):
+    c = app.test_client()
+    assert login(c, "vol1", VOLUNTEER_PASSWORD).status_code == 302
+    return c

@@ -1,34 +1,136 @@
+"""The application factory."""
 from __future__ import annotations
 
+import logging
 import os
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, jsonify
+from flask import Flask, g, jsonify, render_template, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
 
 from date_community import db as dbmod
+from date_community import i18n
+
+from . import formatting, locale, security
+from .database import close_db, get_db
+from .extensions import babel, csrf, login_manager
+
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+log = logging.getLogger(__name__)
+
+
+def _config_from_env() -> dict[str, Any]:
+    env = os.environ
+    return {
+        "SECRET_KEY": env.get("SECRET_KEY"),
+        "DATABASE": str(dbmod.resolve_path(env.get(dbmod.ENV_VAR))),
+        "DEBUG": env.get("FLASK_DEBUG") == "1",
+        "MAIL_SERVER": env.get("MAIL_SERVER", ""),
+        "MAIL_PORT": int(env.get("MAIL_PORT", "25")),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD", ""),
+        "MAIL_USE_TLS": env.get("MAIL_USE_TLS") == "1",
+        "MAIL_FROM": env.get("MAIL_FROM", "no-reply@localhost"),
+        "STAFF_EMAIL": env.get("STAFF_EMAIL", ""),
+        "OFFICE_PHONE": env.get("OFFICE_PHONE", "024-577-1111"),
+        "SHIFT_CANCEL_CUTOFF_HOURS": float(env.get("SHIFT_CANCEL_CUTOFF_HOURS", "48")),
+    }
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
-    app.config.update(DATABASE=str(dbmod.resolve_path(os.environ.get(dbmod.ENV_VAR))))
+    app.config.update(_config_from_env())
     if config:
         app.config.update(config)
+    debug_like = app.config.get("DEBUG") or app.config.get("TESTING")
+    if not app.config.get("SECRET_KEY"):
+        if not debug_like:
+            raise RuntimeError("SECRET_KEY must be set outside debug mode")
+        app.config["SECRET_KEY"] = os.urandom(32).hex()
+    app.config.setdefault("SESSION_COOKIE_SECURE", not debug_like)
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        BABEL_DEFAULT_LOCALE=i18n.DEFAULT_LOCALE,
+        BABEL_DEFAULT_TIMEZONE="Asia/Tokyo",
+        BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS),
+        WTF_CSRF_TIME_LIMIT=None,  # no time limits: a slow reader's form must still submit
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
 
-    def get_db():
-        if "db" not in g:
-            g.db = dbmod.connect(app.config["DATABASE"])
-        return g.db
+    # Create or upgrade the schema once at start-up, not on every request.
+    dbmod.connect(app.config["DATABASE"]).close()
 
-    @app.teardown_appcontext
-    def close_db(_exc):
-        conn = g.pop("db", None)
-        if conn is not None:
-            conn.close()
+    babel.init_app(app, locale_selector=locale.select_locale)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+    app.extensions["login_throttle"] = security.LoginThrottle()
+    formatting.register(app)
+
+    from . import auth, public, staff, volunteer
+
+    app.register_blueprint(public.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(volunteer.bp, url_prefix="/volunteer")
+    app.register_blueprint(staff.bp, url_prefix="/staff")
+
+    @app.context_processor
+    def inject():
+        return {
+            "html_lang": locale.html_lang(),
+            "current_locale": locale.select_locale(),
+            "locales": i18n.LOCALES,
+            "native_names": i18n.NATIVE_NAMES,
+            "html_langs": i18n.HTML_LANG,
+            "switch_url": locale.switch_url,
+            "office_phone": app.config["OFFICE_PHONE"],
+        }
+
+    @app.after_request
+    def after(response):
+        locale.remember_choice(response)
+        security.add_headers(response)
+        if request.path.startswith(("/staff", "/volunteer")) or g.get("personal_data"):
+            security.no_store(response)
+        # Pages differ by language cookie and header; caches must know.
+        response.vary.add("Accept-Language")
+        response.vary.add("Cookie")
+        return response
+
+    app.teardown_appcontext(close_db)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if request.path.startswith("/api/") or request.path == "/healthz":
+            return jsonify(error=exc.name), exc.code
+        return render_template("error.html", code=exc.code, title=_error_title(exc.code)), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        # Logged without request data: form fields may hold personal data.
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.path)
+        return render_template("error.html", code=500, title=_error_title(500)), 500
 
     @app.get("/healthz")
     def healthz():
-        ok = dbmod.integrity_ok(get_db()) if app.config.get("HEALTH_INTEGRITY") else True
         get_db().execute("SELECT 1")
-        return jsonify(status="ok" if ok else "degraded")
+        return jsonify(status="ok")
 
     return app
+
+
+def _error_title(code: int | None) -> str:
+    return {
+        400: _("Something went wrong with the form"),
+        403: _("You cannot see this page"),
+        404: _("Page not found"),
+        405: _("Something went wrong with the form"),
+        413: _("The file is too large"),
+        429: _("Too many attempts"),
+    }.get(code or 500, _("Sorry, there is a problem with the service"))

@@ -99,6 +99,8 @@ def set_password(db, user_id: int, password: str, *, actor: str) -> None:
     with write_transaction(db):
         get_user(db, user_id)
         db.conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", [hashed, user_id])
+        # A reset password must also end every session opened with the old one.
+        db.conn.execute("DELETE FROM login_sessions WHERE user_id = ?", [user_id])
         audit.record(db, actor, "set_password", "user", user_id)
 
 
@@ -112,4 +114,45 @@ def set_user_active(db, user_id: int, active: bool, *, actor: str) -> None:
     with write_transaction(db):
         get_user(db, user_id)
         db.conn.execute("UPDATE users SET active = ? WHERE id = ?", [int(active), user_id])
+        if not active:
+            db.conn.execute("DELETE FROM login_sessions WHERE user_id = ?", [user_id])
         audit.record(db, actor, "activate" if active else "deactivate", "user", user_id)
+
+
+# --- server-side login sessions ----------------------------------------------
+
+def _token_hash(token: str) -> str:
+    # Only a hash is stored, so a copy of the database cannot be used to log in.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_login_session(db, user_id: int) -> str:
+    token = secrets.token_urlsafe(32)
+    stamp = timeutil.now().isoformat()
+    with write_transaction(db):
+        get_user(db, user_id)
+        db.conn.execute("INSERT INTO login_sessions (token_hash, user_id, created_at, last_seen_at) "
+                        "VALUES (?, ?, ?, ?)", [_token_hash(token), user_id, stamp, stamp])
+        audit.record(db, f"user:{user_id}", "login", "user", user_id)
+    return token
+
+
+def user_for_login_session(db, token: str | None) -> dict | None:
+    if not token:
+        return None
+    rows = list(db.query(
+        "SELECT u.id, u.username, u.role, u.volunteer_id, u.active FROM login_sessions s "
+        "JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND u.active = 1", [_token_hash(token)]))
+    return rows[0] if rows else None
+
+
+def end_login_session(db, token: str | None) -> None:
+    if not token:
+        return
+    with write_transaction(db):
+        db.conn.execute("DELETE FROM login_sessions WHERE token_hash = ?", [_token_hash(token)])
+
+
+def end_all_login_sessions(db, user_id: int) -> None:
+    with write_transaction(db):
+        db.conn.execute("DELETE FROM login_sessions WHERE user_id = ?", [user_id])

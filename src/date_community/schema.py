@@ -185,3 +185,20 @@ CREATE TABLE users (
 );
 """
     )
+
+
+@migrations(name="0002_login_sessions")
+def login_sessions(db):
+    # Server-side login sessions: the cookie only carries a random token, so
+    # logging out (deleting the row) makes a replayed cookie worthless.
+    db.executescript(
+        """
+CREATE TABLE login_sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL
+);
+CREATE INDEX idx_login_sessions_user ON login_sessions(user_id);
+"""
+    )
