@@ -49,7 +49,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if not debug_like:
             raise RuntimeError("SECRET_KEY must be set outside debug mode")
         app.config["SECRET_KEY"] = os.urandom(32).hex()
-    app.config.setdefault("SESSION_COOKIE_SECURE", not debug_like)
+    if "SESSION_COOKIE_SECURE" not in (config or {}):
+        # Flask's own default is False, so setdefault would never apply: outside
+        # debug and tests the session cookie is sent over HTTPS only.
+        app.config["SESSION_COOKIE_SECURE"] = not debug_like
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -71,6 +74,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
     app.extensions["login_throttle"] = security.LoginThrottle()
+    app.extensions["cancel_throttle"] = security.LoginThrottle()  # guessing booking references
     formatting.register(app)
 
     from . import auth, public, staff, volunteer
@@ -78,6 +82,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(volunteer.bp, url_prefix="/volunteer")
+    app.register_blueprint(volunteer.feed_bp)  # /calendar/<token>.ics: no login, the token is the key
     app.register_blueprint(staff.bp, url_prefix="/staff")
 
     @app.context_processor
@@ -122,7 +127,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         get_db().execute("SELECT 1")
         return jsonify(status="ok")
 
+    _start_mail_worker(app)
     return app
+
+
+def _start_mail_worker(app: Flask) -> None:
+    """Send the outbox every 30 s in a daemon thread (stop it with app.extensions["mail_worker"].stop())."""
+    if not app.config.get("MAIL_SERVER") or app.config.get("TESTING"):
+        return
+    from date_community import mailer
+
+    settings = mailer.MailSettings.from_config(app.config)
+    app.extensions["mail_worker"] = mailer.DeliveryWorker(app.config["DATABASE"], settings).start()
 
 
 def _error_title(code: int | None) -> str:

@@ -62,6 +62,8 @@ ERROR_TEXT = {
     "restore_failed": _l("The backup could not be restored."),
     "invalid_database": _l("The file is not a backup of this system."),
     "database_busy": _l("The system is busy. Please try again in a moment."),
+    "consent_required": _l("Tick the box to agree to how we use this information."),
+    "invalid_repeat_end": _l("Enter when the repeats end: a date after the first class, or a number of classes from 2 to 400."),
     "content_invalid": _l("The content files have a problem."),
 }
 

@@ -60,10 +60,14 @@ def create_user(db, *, username: str, password: str, role: str, volunteer_id: in
     if role == "volunteer" and volunteer_id is None:
         raise ValidationError("invalid_value", field="volunteer_id")
     _check_length(password)
-    hashed = hash_password(password)
+    return _insert_user(db, username, hash_password(password), role, volunteer_id, actor)
+
+
+def _insert_user(db, username: str, hashed: str, role: str, volunteer_id: int | None, actor: str) -> int:
+    # The hash is made by the caller, outside the write lock: scrypt is slow on purpose.
     with write_transaction(db):
         if list(db.query("SELECT 1 FROM users WHERE username = ? COLLATE NOCASE", [username])):
-            raise RuleViolation("duplicate_code")
+            raise RuleViolation("duplicate_code", field="username")
         cur = db.conn.execute(
             "INSERT INTO users (username, password_hash, role, volunteer_id, created_at) VALUES (?, ?, ?, ?, ?)",
             [username, hashed, role, volunteer_id, timeutil.now().isoformat()])
@@ -156,3 +160,75 @@ def end_login_session(db, token: str | None) -> None:
 def end_all_login_sessions(db, user_id: int) -> None:
     with write_transaction(db):
         db.conn.execute("DELETE FROM login_sessions WHERE user_id = ?", [user_id])
+
+
+# --- volunteers' logins ------------------------------------------------------
+
+# Lower-case letters and digits that cannot be mistaken for one another when a
+# password is read out or copied from paper: no 0/o, 1/l/i.
+_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def generate_password(groups: int = 3) -> str:
+    """A random first password in groups of four, e.g. ``k7mq-2xfa-9dpw`` (about 59 bits)."""
+    return "-".join("".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(4)) for _ in range(groups))
+
+
+def create_volunteer_account(db, *, username: str, password: str, actor: str, **volunteer) -> dict:
+    """Register a volunteer and their login together: both are made, or neither.
+
+    ``volunteer`` takes the keyword arguments of :func:`people.add_volunteer`
+    (name, email, name_kana, phone, skills, devices, languages).
+    """
+    from . import people
+
+    username = (username or "").strip()
+    if not username:
+        raise ValidationError("invalid_value", field="username")
+    _check_length(password)
+    hashed = hash_password(password)
+    with write_transaction(db):
+        volunteer_id = people.add_volunteer(db, actor=actor, **volunteer)
+        user_id = _insert_user(db, username, hashed, "volunteer", volunteer_id, actor)
+    return {"volunteer_id": volunteer_id, "user_id": user_id}
+
+
+_VOLUNTEER_ACCOUNTS = """
+SELECT v.*, u.id AS user_id, u.username, u.active AS user_active
+FROM volunteers v
+LEFT JOIN users u ON u.id = (SELECT min(id) FROM users WHERE volunteer_id = v.id)
+"""
+
+
+def _account_out(row: dict) -> dict:
+    from .people import _volunteer_out
+
+    row = _volunteer_out(row)
+    row["user_active"] = bool(row["user_active"]) if row["user_id"] is not None else None
+    return row
+
+
+def list_volunteer_accounts(db) -> list[dict]:
+    """Every volunteer with their login's id, user name and state (None without a login)."""
+    return [_account_out(r) for r in db.query(_VOLUNTEER_ACCOUNTS + " ORDER BY v.active DESC, v.name_kana, v.id")]
+
+
+def get_volunteer_account(db, volunteer_id: int) -> dict:
+    rows = list(db.query(_VOLUNTEER_ACCOUNTS + " WHERE v.id = ?", [volunteer_id]))
+    if not rows:
+        raise NotFound("volunteer_not_found", id=volunteer_id)
+    return _account_out(rows[0])
+
+
+def set_volunteer_account_active(db, volunteer_id: int, active: bool, *, actor: str) -> None:
+    """Deactivate (or reactivate) a volunteer and their login together.
+
+    Deactivating also ends the login's open sessions, so a volunteer who has
+    left cannot keep using a browser that is still logged in.
+    """
+    from . import people
+
+    with write_transaction(db):
+        people.set_volunteer_active(db, volunteer_id, active, actor=actor)
+        for row in list(db.query("SELECT id FROM users WHERE volunteer_id = ?", [volunteer_id])):
+            set_user_active(db, row["id"], active, actor=actor)

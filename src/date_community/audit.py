@@ -48,3 +48,11 @@ def entries(db, *, entity: str | None = None, entity_id: int | None = None, acto
     for row in rows:
         row["detail"] = json.loads(row["detail"])
     return rows
+
+
+def filter_values(db) -> dict[str, list[str]]:
+    """The entities and actors that occur in the log, for the viewer's filters."""
+    return {
+        "entities": [r["entity"] for r in db.query("SELECT DISTINCT entity FROM audit_log ORDER BY entity")],
+        "actors": [r["actor"] for r in db.query("SELECT DISTINCT actor FROM audit_log ORDER BY actor")],
+    }

@@ -20,8 +20,9 @@ import logging
 import os
 import sqlite3
 import unicodedata
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import click
 import sqlite_utils
@@ -30,8 +31,8 @@ from . import db as dbmod
 from . import demo as demomod
 from . import people, timeutil
 from .errors import DateCommunityError, ValidationError
-from .schema import DEVICES, DISTRICTS, ROLES, SESSION_KINDS, SOURCES
 from .scheduling import bookings, calendar, calllist, catalog, sessions, shifts
+from .schema import DEVICES, DISTRICTS, ROLES, SESSION_KINDS, SOURCES
 
 # Tables counted by backup/restore so a round trip can be checked by eye or script.
 COUNTED_TABLES = ("venues", "topics", "series", "sessions", "residents", "volunteers", "bookings", "shifts",
@@ -119,7 +120,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], empty: str) -> 
     widths = [max(_width(h), *(_width(r[i]) for r in cells)) for i, h in enumerate(headers)]
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(v + " " * (w - _width(v)) for v, w in zip(values, widths)).rstrip()
+        return "  ".join(v + " " * (w - _width(v)) for v, w in zip(values, widths, strict=True)).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in cells)])
 

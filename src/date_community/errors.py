@@ -64,6 +64,8 @@ MESSAGES: dict[str, str] = {
     "restore_failed": "The backup could not be restored.",
     "invalid_database": "The file is not a date-community database.",
     "database_busy": "The database is busy; please try again.",
+    "consent_required": "Consent to keep the personal data is required.",
+    "invalid_repeat_end": "A repeat needs an end date after the first session or a number of sessions (2 to 400).",
     "content_invalid": "The content files are not valid.",
 }
 

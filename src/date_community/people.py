@@ -229,8 +229,12 @@ def list_residents(db, *, limit: int = 100, offset: int = 0) -> list[dict]:
         [limit, offset]))
 
 
-def find_residents(db, query: str, *, limit: int = 50) -> list[dict]:
-    """Search by kana (prefix or substring, katakana or hiragana) or by phone digits."""
+def find_residents(db, query: str, *, limit: int = 50, actor: str | None = None) -> list[dict]:
+    """Search by kana (prefix or substring, katakana or hiragana) or by phone digits.
+
+    With ``actor`` the search is written to the audit log: who searched and
+    which residents were shown, never the search term itself.
+    """
     query = (query or "").strip()
     if not query:
         return []
@@ -242,11 +246,46 @@ def find_residents(db, query: str, *, limit: int = 50) -> list[dict]:
             digits = normalize_phone(digits)
         except ValidationError:
             pass
-        return list(db.query(base + "phone LIKE ? ORDER BY kana_key LIMIT ?", [f"%{digits}%", limit]))
-    key = kana_key(query)
-    return list(db.query(
-        base + "(kana_key LIKE ? OR name_kanji LIKE ?) ORDER BY kana_key LIMIT ?",
-        [f"%{key}%", f"%{query}%", limit]))
+        rows = list(db.query(base + "phone LIKE ? ORDER BY kana_key LIMIT ?", [f"%{digits}%", limit]))
+    else:
+        key = kana_key(query)
+        rows = list(db.query(
+            base + "(kana_key LIKE ? OR name_kanji LIKE ?) ORDER BY kana_key LIMIT ?",
+            [f"%{key}%", f"%{query}%", limit]))
+    if actor:
+        with write_transaction(db):
+            audit.record(db, actor, "search", "resident", None, shown=[r["id"] for r in rows])
+    return rows
+
+
+# The error code a required field gets when it is left empty.
+_EMPTY_CODES = {"name_kanji": "invalid_name", "name_kana": "invalid_kana", "phone": "invalid_phone",
+                "birth_year": "invalid_birth_year", "district": "invalid_district", "device": "invalid_device",
+                "source": "invalid_source"}
+
+
+def resident_errors(fields: dict[str, Any], *, required: Iterable[str] = ()) -> dict[str, str]:
+    """Check a resident form field by field: ``{field: error code}`` in the order given.
+
+    Unlike :func:`add_resident`, which stops at the first problem, this finds
+    every problem at once so a form can show them all.  ``source`` is checked
+    too.  Fields named in ``required`` must not be empty.
+    """
+    errors: dict[str, str] = {}
+    for name, value in fields.items():
+        if name in required and value in (None, "", [], ()):
+            errors[name] = _EMPTY_CODES.get(name, "invalid_value")
+            continue
+        try:
+            if name == "source":
+                _source(value)
+            elif name in RESIDENT_FIELDS:
+                _clean_resident({name: value})
+            else:
+                raise ValidationError("invalid_value", field=name)
+        except ValidationError as exc:
+            errors[name] = exc.code
+    return errors
 
 
 def duplicate_candidates(db, resident_id: int | None = None, *, phone: str | None = None,
@@ -459,3 +498,20 @@ def volunteer_by_token(db, token: str) -> dict:
     if not rows or not token:
         raise NotFound("volunteer_not_found")
     return _volunteer_out(rows[0])
+
+
+def first_name(name_kanji: str | None) -> str:
+    """Only the given name, for pages outside the staff area (a volunteer's roster).
+
+    Names are stored family name first with a space (``伊達 花子`` → ``花子``).
+    Without a space we cannot tell where the family name ends, so only the
+    first character is shown: enough to greet someone, too little to identify them.
+    """
+    text = re.sub(r"\s+", " ", unicodedata.normalize("NFC", name_kanji or "")).strip()
+    if not text:
+        return ""
+    family, _, given = text.partition(" ")
+    if given:
+        return given
+    letters = [ch for ch in text if ch.isalnum()]
+    return letters[0] if letters else ""

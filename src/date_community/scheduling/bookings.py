@@ -16,7 +16,7 @@ from ..db import write_transaction
 from ..errors import NotFound, RuleViolation, ValidationError
 from ..people import normalize_phone
 from ..schema import SOURCES
-from .sessions import HELD
+from .sessions import HELD, get_session
 
 # Booking references are read aloud over the phone: no 0/O, 1/I/L, 2/Z, 5/S, 8/B.
 REFERENCE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
@@ -241,3 +241,26 @@ def session_bookings(db, session_id: int) -> list[dict]:
 def waitlist(db, session_id: int) -> list[dict]:
     return list(db.query("SELECT * FROM bookings WHERE session_id = ? AND status = 'waitlisted' ORDER BY position",
                          [session_id]))
+
+
+def resident_bookings(db, resident_id: int) -> list[dict]:
+    """Every booking of one resident, newest session first, with the session's
+    topic and venue (staff only; the caller has already audited the view)."""
+    return list(db.query(
+        "SELECT b.id, b.reference, b.status, b.position, b.source, b.created_at, s.id AS session_id, "
+        "s.starts_at, s.ends_at, s.status AS session_status, t.title_ja, t.title_en, t.title_zh_Hans, "
+        "t.title_zh_Hant, t.title_ko, v.name_ja AS venue_name_ja, v.name_en AS venue_name_en "
+        "FROM bookings b JOIN sessions s ON s.id = b.session_id JOIN topics t ON t.id = s.topic_id "
+        "JOIN venues v ON v.id = s.venue_id WHERE b.resident_id = ? ORDER BY s.starts_at DESC, b.id DESC",
+        [resident_id]))
+
+
+def admission_slip(db, booking_id: int, *, actor: str) -> dict:
+    """What the admission slip (受講票) prints: the booking, its session and the
+    resident's name.  Showing the name is a view of personal data, so it is logged."""
+    booking = get_booking(db, booking_id)
+    resident = _one(db, "SELECT id, name_kanji, name_kana FROM residents WHERE id = ?", [booking["resident_id"]])
+    session = get_session(db, booking["session_id"])
+    with write_transaction(db):
+        audit.record(db, actor, "view_slip", "booking", booking_id, resident=booking["resident_id"])
+    return {"booking": booking, "session": session, "resident": resident}

@@ -67,11 +67,46 @@ def volunteer_feed(db, volunteer_id: int) -> bytes:
         raise NotFound("volunteer_not_found", id=volunteer_id)
     cal = _calendar(f"{rows[0]['name']} – date-community")
     for shift in volunteer_shifts(db, volunteer_id, include_cancelled=True):
-        session = {**get_session(db, shift["session_id"])}
-        cancelled = shift["status"] == "cancelled" or session["status"] == "cancelled"
-        role = "リーダー" if shift["role"] == "lead" else "サポーター"
-        summary = f"【{role}】{session['title_ja']} / {session['title_en']}"
-        session["updated_at"] = max(session["updated_at"], shift["updated_at"])
-        cal.add_component(_event(f"shift-{shift['id']}@{UID_DOMAIN}", session,
-                                 session["sequence"] + shift["sequence"], cancelled, summary))
+        cal.add_component(_shift_event(db, shift)[0])
     return _finish(cal)
+
+
+def _shift_event(db, shift: dict) -> tuple[Event, bool]:
+    session = {**get_session(db, shift["session_id"])}
+    cancelled = shift["status"] == "cancelled" or session["status"] == "cancelled"
+    role = "リーダー" if shift["role"] == "lead" else "サポーター"
+    summary = f"【{role}】{session['title_ja']} / {session['title_en']}"
+    session["updated_at"] = max(session["updated_at"], shift["updated_at"])
+    return _event(f"shift-{shift['id']}@{UID_DOMAIN}", session, session["sequence"] + shift["sequence"],
+                  cancelled, summary), cancelled
+
+
+def shift_ics(db, shift_id: int, *, organizer: str | None = None) -> tuple[bytes, str]:
+    """One shift as an email invitation: ``(ics, method)``.
+
+    The UID and SEQUENCE are the ones the volunteer's feed uses, so a client
+    that has both sees one event.  The method follows the shift's state now
+    (``CANCEL`` once the shift or its session is cancelled, else ``REQUEST``),
+    so a late message can never put a cancelled shift back in a calendar.
+    """
+    rows = list(db.query("SELECT h.*, v.email FROM shifts h JOIN volunteers v ON v.id = h.volunteer_id "
+                         "WHERE h.id = ?", [shift_id]))
+    if not rows:
+        raise NotFound("shift_not_found", id=shift_id)
+    shift = rows[0]
+    event, cancelled = _shift_event(db, shift)
+    method = "CANCEL" if cancelled else "REQUEST"
+    if organizer:
+        event.add("organizer", f"mailto:{organizer}")
+    event.add("attendee", f"mailto:{shift['email']}", parameters={"ROLE": "REQ-PARTICIPANT", "RSVP": "FALSE"})
+    cal = _calendar(event["summary"])
+    cal.add("method", method)
+    cal.add_component(event)
+    return _finish(cal), method
+
+
+def feed_for_token(db, token: str) -> bytes:
+    """The feed behind a volunteer's secret calendar address; unknown tokens are not found."""
+    from ..people import volunteer_by_token
+
+    return volunteer_feed(db, volunteer_by_token(db, token)["id"])

@@ -8,6 +8,7 @@ and lets staff change or cancel one occurrence, or the rest of the series.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from dateutil import rrule
@@ -68,15 +69,16 @@ def _clean(fields: dict[str, Any], db) -> dict[str, Any]:
 
 
 def _check(row: dict[str, Any]) -> None:
+    # ``field`` names the value to correct, so a form can show the message beside it.
     if row["ends_at"] <= row["starts_at"]:
-        raise ValidationError("invalid_time_range")
+        raise ValidationError("invalid_time_range", field="ends_at")
     if row["walkin_seats"] > row["seats"]:
-        raise ValidationError("invalid_seats")
+        raise ValidationError("invalid_seats", field="walkin_seats")
     if row["helpers_max"] < row["helpers_min"]:
-        raise ValidationError("invalid_helpers")
+        raise ValidationError("invalid_helpers", field="helpers_max")
     if row.get("signup_opens_at") and row.get("signup_closes_at") and \
             row["signup_closes_at"] <= row["signup_opens_at"]:
-        raise ValidationError("invalid_time_range")
+        raise ValidationError("invalid_time_range", field="signup_closes_at")
 
 
 def parse_helpers(spec: str) -> tuple[int, int]:
@@ -115,6 +117,30 @@ def add_session(db, *, topic, venue, starts_at, ends_at, seats, actor: str = "sy
     return sid
 
 
+_BOUND = re.compile(r"\b(COUNT|UNTIL)=", re.IGNORECASE)
+_UNTIL = re.compile(r"\bUNTIL=(\d{8})(T\d{6}Z?)?(?![\dT])", re.IGNORECASE)
+
+
+def _local_until(match: re.Match) -> str:
+    """UNTIL as Tokyo wall time, since the rule is expanded in wall time.
+
+    RFC 5545's UNTIL is inclusive: a bare date (``UNTIL=20270331``) means
+    "through that day", which dateutil would read as its first midnight and so
+    drop that day's occurrence; a ``Z`` time is UTC, which ``ignoretz`` would
+    misread as Tokyo time.
+    """
+    day, time = match.group(1), (match.group(2) or "").upper()
+    if not time:
+        return f"UNTIL={day}T235959"
+    if time.endswith("Z"):
+        try:
+            utc = dt.datetime.strptime(day + time[:-1], "%Y%m%dT%H%M%S").replace(tzinfo=dt.timezone.utc)
+        except ValueError:
+            return match.group(0)  # left for dateutil to reject
+        return "UNTIL=" + utc.astimezone(timeutil.TZ).strftime("%Y%m%dT%H%M%S")
+    return match.group(0)
+
+
 def expand_rule(rule: str, first_start: dt.datetime, *, limit: int = MAX_OCCURRENCES) -> list[dt.datetime]:
     """Occurrence start times for an RFC 5545 RRULE such as
     ``FREQ=MONTHLY;BYDAY=+2TU;COUNT=6`` or ``FREQ=WEEKLY;BYDAY=TH;UNTIL=20270331``."""
@@ -124,15 +150,16 @@ def expand_rule(rule: str, first_start: dt.datetime, *, limit: int = MAX_OCCURRE
     if not text:
         raise ValidationError("invalid_rule")
     start = timeutil.parse(first_start)
+    bounded = _BOUND.search(text) is not None
     try:
         # dateutil compares UNTIL with naive dtstart; expand in local wall time.
-        parsed = rrule.rrulestr(text, dtstart=start.replace(tzinfo=None), ignoretz=True)
+        parsed = rrule.rrulestr(_UNTIL.sub(_local_until, text), dtstart=start.replace(tzinfo=None), ignoretz=True)
     except (ValueError, TypeError) as exc:
         raise ValidationError("invalid_rule") from exc
     horizon = start.replace(tzinfo=None) + dt.timedelta(days=DEFAULT_HORIZON_DAYS)
     out = []
     for occurrence in parsed:
-        if occurrence > horizon or len(out) >= limit:
+        if (not bounded and occurrence > horizon) or len(out) >= limit:
             break
         out.append(occurrence.replace(tzinfo=timeutil.TZ))
     if not out:
@@ -255,11 +282,18 @@ def update_session(db, session_id: int, *, actor: str, scope: str = "this", **ch
             shift_start = timeutil.parse(cleaned.pop("starts_at")) - timeutil.parse(session["starts_at"])
         if "ends_at" in cleaned:
             shift_end = timeutil.parse(cleaned.pop("ends_at")) - timeutil.parse(session["ends_at"])
+        # A new sign-up window is kept relative to each occurrence's start, as
+        # add_series does: "closes the day before" stays the day before each one.
+        new_start = timeutil.parse(session["starts_at"]) + (shift_start or dt.timedelta(0))
+        window = {key: timeutil.parse(cleaned.pop(key)) - new_start
+                  for key in ("signup_opens_at", "signup_closes_at") if cleaned.get(key)}
         for target in _targets(db, session, scope):
             row = {**target, **cleaned}
             for key, delta in (("starts_at", shift_start), ("ends_at", shift_end)):
                 if delta is not None:
                     row[key] = (timeutil.parse(target[key]) + delta).isoformat()
+            for key, offset in window.items():
+                row[key] = (timeutil.parse(row["starts_at"]) + offset).isoformat()
             _check(row)
             held = next(iter(db.query(
                 "SELECT count(*) AS n FROM bookings WHERE session_id = ? AND status IN ('confirmed', 'attended', 'no_show')",
@@ -314,3 +348,57 @@ def _notify_helpers(db, session_id: int, kind: str) -> None:
     for shift in db.query("SELECT h.id, v.email FROM shifts h JOIN volunteers v ON v.id = h.volunteer_id "
                           "WHERE h.session_id = ? AND h.status = 'booked'", [session_id]):
         notify.enqueue(db, kind, "email", shift["email"], shift_id=shift["id"], session_id=session_id)
+
+
+# --- repeat rules for the planning form --------------------------------------
+
+REPEATS = ("weekly", "fortnightly", "monthly")
+_BYDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+def nth_weekday(day: dt.date) -> int:
+    """Which of its month's weekdays ``day`` is: 1 to 4, or -1 for a fifth (the last).
+
+    A fifth Tuesday exists only in some months, so "every 5th Tuesday" would
+    silently skip months; "the last Tuesday" is what staff mean.
+    """
+    nth = (day.day - 1) // 7 + 1
+    return -1 if nth == 5 else nth
+
+
+def build_rule(repeat: str, first_start, *, until=None, count=None) -> str:
+    """The RFC 5545 RRULE for a repeat chosen on the planning form.
+
+    ``repeat`` is ``weekly``, ``fortnightly`` (every 2 weeks) or ``monthly``
+    (the same nth weekday, e.g. every 2nd Tuesday), anchored on the first
+    occurrence's weekday.  Exactly one of ``until`` (a date, inclusive) or
+    ``count`` (occurrences including the first, at least 2) ends it.
+    """
+    if repeat not in REPEATS:
+        raise ValidationError("invalid_rule", repeat=str(repeat)[:20])
+    start = timeutil.parse(first_start)
+    until = None if until in (None, "") else until
+    count = None if count in (None, "") else count
+    if (until is None) == (count is None):
+        raise ValidationError("invalid_repeat_end")
+    day = _BYDAY[start.weekday()]
+    if repeat == "weekly":
+        parts = ["FREQ=WEEKLY", f"BYDAY={day}"]
+    elif repeat == "fortnightly":
+        parts = ["FREQ=WEEKLY", "INTERVAL=2", f"BYDAY={day}"]
+    else:
+        parts = ["FREQ=MONTHLY", f"BYDAY={nth_weekday(start.date()):+d}{day}"]
+    if count is not None:
+        try:
+            number = int(count)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError("invalid_repeat_end", field="count") from exc
+        if not 2 <= number <= MAX_OCCURRENCES:
+            raise ValidationError("invalid_repeat_end", field="count")
+        parts.append(f"COUNT={number}")
+    else:
+        last = timeutil.parse_date(until)
+        if last <= start.date():
+            raise ValidationError("invalid_repeat_end", field="until")
+        parts.append(f"UNTIL={last:%Y%m%d}")
+    return ";".join(parts)

@@ -140,3 +140,59 @@ def understaffed(db, *, start=None, end=None) -> list[dict]:
     from .sessions import list_sessions
 
     return [s for s in list_sessions(db, start=start or timeutil.now(), end=end) if s["understaffed"]]
+
+
+def cancel_own_shift(db, shift_id: int, volunteer_id: int, *, actor: str,
+                     cutoff_hours: float = DEFAULT_CANCEL_CUTOFF_HOURS, now: dt.datetime | None = None) -> dict:
+    """A volunteer cancelling one of their own shifts.
+
+    Someone else's shift is reported as not found, so a volunteer cannot even
+    learn which shift ids exist.
+    """
+    with write_transaction(db):
+        shift = _one(db, "SELECT id FROM shifts WHERE id = ? AND volunteer_id = ?", [shift_id, volunteer_id])
+        if shift is None:
+            raise NotFound("shift_not_found", id=shift_id)
+        return cancel_shift(db, shift_id, actor=actor, cutoff_hours=cutoff_hours, now=now)
+
+
+def session_for_volunteer(db, session_id: int, volunteer_id: int, *, actor: str) -> dict:
+    """A session as a helper booked on it may see it.
+
+    Helpers and participants are given by first name only, with the number of
+    participants: enough to greet people at the door.  No phone numbers, kana,
+    needs or addresses leave the staff area.  Only helpers with a live shift on
+    the session may look; for anyone else it does not exist.  Each look is
+    written to the audit log, since it shows part of residents' names.
+    """
+    from ..people import first_name
+    from .sessions import get_session
+
+    mine = _one(db, "SELECT id, role, status FROM shifts WHERE session_id = ? AND volunteer_id = ? "
+                    "AND status != 'cancelled'", [session_id, volunteer_id])
+    if mine is None:
+        raise NotFound("session_not_found", id=session_id)
+    session = get_session(db, session_id)
+    helpers = [{"first_name": first_name(r["name"]), "role": r["role"], "me": r["volunteer_id"] == volunteer_id}
+               for r in db.query(
+                   "SELECT h.volunteer_id, h.role, v.name FROM shifts h JOIN volunteers v ON v.id = h.volunteer_id "
+                   f"WHERE h.session_id = ? AND h.status IN {LIVE!r} "
+                   "ORDER BY CASE h.role WHEN 'lead' THEN 0 ELSE 1 END, h.id", [session_id])]
+    participants = [first_name(r["name_kanji"]) for r in db.query(
+        "SELECT r.name_kanji FROM bookings b JOIN residents r ON r.id = b.resident_id "
+        "WHERE b.session_id = ? AND b.status IN ('confirmed', 'attended', 'no_show') ORDER BY b.id",
+        [session_id])]
+    with write_transaction(db):
+        audit.record(db, actor, "view_participants", "session", session_id, participants=len(participants))
+    return {"session": session, "my_shift": mine, "helpers": helpers, "participants": participants,
+            "participant_count": len(participants)}
+
+
+def session_shifts(db, session_id: int, *, include_cancelled: bool = False) -> list[dict]:
+    """The helpers of one session with their names and contact details (staff only)."""
+    where = "" if include_cancelled else " AND h.status != 'cancelled'"
+    return list(db.query(
+        "SELECT h.*, v.name, v.name_kana, v.email, v.phone, v.active AS volunteer_active FROM shifts h "
+        "JOIN volunteers v ON v.id = h.volunteer_id WHERE h.session_id = ?" + where +
+        " ORDER BY CASE h.status WHEN 'cancelled' THEN 1 ELSE 0 END, CASE h.role WHEN 'lead' THEN 0 ELSE 1 END, h.id",
+        [session_id]))

@@ -1,0 +1,78 @@
+"""A cache of rendered public pages for anonymous visitors.
+
+Public pages (class lists, tourism pages) are the same for every anonymous
+visitor in one language, and are read far more often than the data changes —
+a tour bus at a QR sign is a burst of identical requests.  Rendering them with
+Jinja and Babel costs milliseconds; serving a stored copy costs microseconds.
+
+Freshness: each entry remembers SQLite's ``PRAGMA data_version`` read on a
+connection that never writes.  The value changes whenever any other
+connection commits, so an entry is reused only while the database is exactly
+as it was when the page was rendered.  A short time-to-live covers what
+depends on the clock ("upcoming" lists).
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from functools import wraps
+
+from flask import current_app, request, session
+from flask_login import current_user
+
+from .locale import select_locale
+
+_local = threading.local()
+_lock = threading.Lock()
+MAX_ENTRIES = 2000
+
+
+def _data_version(path: str) -> int:
+    conns = getattr(_local, "conns", None)
+    if conns is None:
+        conns = _local.conns = {}
+    conn = conns.get(path)
+    if conn is None:
+        conn = conns[path] = sqlite3.connect(path, check_same_thread=False)
+    return conn.execute("PRAGMA data_version").fetchone()[0]
+
+
+def _store(app) -> OrderedDict:
+    return app.extensions.setdefault("page_cache", OrderedDict())
+
+
+def cached_page(ttl: float = 60.0):
+    """Serve a stored copy of the view's HTML to anonymous visitors."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            app = current_app._get_current_object()
+            # Logged-in users see their own menu, and a visitor with anything
+            # in the session (a flash message, a sign-up in progress) sees a
+            # page of their own: only the plain anonymous page is shared.
+            if app.config.get("PAGE_CACHE") is False or request.method != "GET" or session or \
+                    current_user.is_authenticated:
+                return view(*args, **kwargs)
+            key = (request.full_path, select_locale())
+            version = (_data_version(app.config["DATABASE"]), app.config["DATABASE"])
+            store = _store(app)
+            now = time.monotonic()
+            with _lock:
+                hit = store.get(key)
+            if hit and hit[0] == version and now - hit[1] < ttl:
+                return hit[2]
+            result = view(*args, **kwargs)
+            if isinstance(result, str):
+                with _lock:
+                    store[key] = (version, now, result)
+                    store.move_to_end(key)
+                    while len(store) > MAX_ENTRIES:
+                        store.popitem(last=False)
+            return result
+
+        return wrapped
+
+    return decorator
