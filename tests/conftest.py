@@ -122,3 +122,77 @@ def volunteer_client(app):
     c = app.test_client()
     assert login(c, "vol1", VOLUNTEER_PASSWORD).status_code == 302
     return c
+
+
+# --- real records behind URL parameters (tests that walk app.url_map) ----------
+
+def make_web_records(db, volunteer_id: int) -> dict:
+    """One real record of each kind, keyed by the URL parameter names the views
+    use.  A view with a new parameter name needs one more entry here."""
+    from date_community import people
+    from date_community.scheduling import bookings, shifts
+
+    start = BASE + dt.timedelta(days=3, hours=1)
+    sid = sessions.add_session(db, topic="basics", venue="city-hall", starts_at=start,
+                               ends_at=start + dt.timedelta(minutes=90), seats=10, helpers_min=1, helpers_max=3)
+    rid = people.add_resident(db, name_kanji="見本 一郎", name_kana="みほん いちろう", phone="09000000001",
+                              source="phone")
+    other_rid = people.add_resident(db, name_kanji="見本 一朗", name_kana="みほん いちろう", phone="09000000002",
+                                    source="paper")
+    booking = bookings.book_seat(db, sid, rid, source="phone", actor="test", now=BASE)
+    shift = shifts.book_shift(db, sid, volunteer_id, actor="test", now=BASE)
+    first = BASE + dt.timedelta(days=14, hours=1)
+    series = sessions.add_series(db, rule="FREQ=WEEKLY;COUNT=3", topic="basics", venue="city-hall",
+                                 starts_at=first, ends_at=first + dt.timedelta(minutes=90), seats=8)
+    token = people.renew_calendar_token(db, volunteer_id, actor="test")
+    venue = next(db.query("SELECT id, slug FROM venues WHERE slug = 'city-hall'"))
+    topic = next(db.query("SELECT id, code FROM topics WHERE code = 'basics'"))
+    staff_user = next(db.query("SELECT id FROM users WHERE role = 'staff' ORDER BY id"))
+    day = start.date().isoformat()
+    return {
+        "session_id": sid, "booking_id": booking["booking_id"], "reference": booking["reference"],
+        "resident_id": rid, "keep_id": rid, "other_id": other_rid,
+        "shift_id": shift["shift_id"], "volunteer_id": volunteer_id, "token": token,
+        "series_id": series["series_id"], "user_id": staff_user["id"],
+        "venue_id": venue["id"], "venue": venue["slug"], "slug": venue["slug"],
+        "topic_id": topic["id"], "topic": topic["code"], "code": topic["code"],
+        "day": day, "date": day, "year": start.year, "month": start.month, "page": 1,
+    }
+
+
+@pytest.fixture
+def web_ids(app, catalog_db):
+    return make_web_records(catalog_db, app.config["VOLUNTEER_ID"])
+
+
+def rule_url(rule, ids: dict) -> str:
+    """The path for a werkzeug Rule with every parameter filled from ``ids``:
+    exact names first, then a known name the parameter ends with
+    (``from_session_id`` → ``session_id``)."""
+    values = {}
+    for name in rule.arguments:
+        if name in ids:
+            values[name] = ids[name]
+            continue
+        known = [key for key in ids if name.endswith(key)]
+        if not known:
+            pytest.fail(f"no test value for URL parameter <{name}> of {rule.rule}: add it to web_ids in conftest.py")
+        values[name] = ids[max(known, key=len)]
+    built = rule.build(values, append_unknown=False)
+    assert built is not None, f"could not build {rule.rule} from {values}"
+    return built[1]
+
+
+def db_snapshot(db_path) -> dict:
+    """Every row of every table except the audit log and login sessions, which
+    reading pages may legitimately touch."""
+    import sqlite3
+
+    conn = sqlite3.connect(db_path)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                             "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        return {t: sorted(conn.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr)
+                for t in tables if t not in {"audit_log", "login_sessions"}}
+    finally:
+        conn.close()

@@ -5,6 +5,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 
 import pytest
 
@@ -130,3 +131,21 @@ def test_to_html_shows_waitlist_position(day_with_bookings, catalog_db):
     page = calllist.to_html(calllist.call_list(catalog_db, DAY, actor="staff"), DAY)
     assert "キャンセル待ち 1番" in page
     assert "024-577-0002" in page
+
+
+@pytest.mark.parametrize("name, needs", [
+    ("=HYPERLINK(\"http://evil.example\",\"x\")", "普通"),  # a formula in the name
+    ("伊達 花子", "+81-cmd|' /C calc'!A0"),  # a DDE payload in the notes
+    ("@SUM(1+1)", "-2+3"),  # the other characters Excel treats as a formula start
+])
+def test_to_csv_neutralises_formulas(make_session, make_resident, catalog_db, name, needs):
+    sid = make_session()
+    _book(catalog_db, sid, make_resident(name_kanji=name, needs=needs))
+    parsed = list(csv.reader(io.StringIO(calllist.to_csv(calllist.call_list(catalog_db, DAY, actor="s"))[1:])))
+    row = dict(zip(parsed[0], parsed[1]))
+    for header in ("氏名", "配慮事項"):
+        assert row[header][:1] not in ("=", "+", "-", "@"), row[header]
+    expected = {value if value[0] not in "=+-@" else "'" + value for value in (name, needs)}
+    assert expected == {row["氏名"], row["配慮事項"]}
+    # the phone number's own hyphens are not touched
+    assert re.fullmatch(r"\d{3}-\d{4}-\d{4}", row["電話番号"])

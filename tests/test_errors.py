@@ -15,16 +15,23 @@ SRC = Path(errors.__file__).resolve().parent
 _RAISED = re.compile(
     r"\b(?:DateCommunityError|NotFound|ValidationError|RuleViolation|PermissionDenied)\(\s*[\"']([A-Za-z0-9_]+)[\"']")
 _VIA_HELPER = re.compile(r"\b_int\([^()]*?,\s*[\"']([A-Za-z0-9_]+)[\"']\s*\)")
+# Form checks collect codes in a dict (``errors[field] = "code"``) that is later
+# raised as ``ValidationError(code)``, and keep defaults in ``*_CODES`` tables.
+_VIA_FORM = re.compile(r"\berrors\[[^\]]+\]\s*=\s*[\"']([A-Za-z0-9_]+)[\"']")
+_CODES_TABLE = re.compile(r"^_?[A-Z_]*CODES\s*=\s*\{(.*?)\}", re.S | re.M)
+_TABLE_VALUE = re.compile(r":\s*[\"']([A-Za-z0-9_]+)[\"']")
 
 
 def _codes_in_source() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for path in sorted(SRC.rglob("*.py")):
         text = path.read_text(encoding="utf-8")
-        for pattern in (_RAISED, _VIA_HELPER):
-            for match in pattern.finditer(text):
-                line = text.count("\n", 0, match.start()) + 1
-                found.setdefault(match.group(1), []).append(f"{path.relative_to(SRC)}:{line}")
+        matches = [m for pattern in (_RAISED, _VIA_HELPER, _VIA_FORM) for m in pattern.finditer(text)]
+        for table in _CODES_TABLE.finditer(text):
+            matches.extend(_TABLE_VALUE.finditer(text, table.start(1), table.end(1)))
+        for match in matches:
+            line = text.count("\n", 0, match.start()) + 1
+            found.setdefault(match.group(1), []).append(f"{path.relative_to(SRC)}:{line}")
     return found
 
 

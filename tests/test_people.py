@@ -249,6 +249,16 @@ def test_same_kana_different_birth_year_is_not_a_duplicate(make_resident, catalo
     assert [] == people.all_duplicate_pairs(catalog_db)
 
 
+def test_erased_residents_are_not_duplicates_of_each_other(make_resident, catalog_db):
+    # erasure blanks the kana key; two blanks with the same birth year are not one person
+    a = make_resident(name_kana="こう", birth_year=1950)
+    b = make_resident(name_kana="おつ", birth_year=1950)
+    people.delete_resident(catalog_db, a, actor="staff")
+    people.delete_resident(catalog_db, b, actor="staff")
+    assert [] == people.all_duplicate_pairs(catalog_db)
+    assert [] == people.duplicate_candidates(catalog_db, b)
+
+
 def test_duplicate_candidates_for_a_paper_form(make_resident, catalog_db):
     a = make_resident(name_kana="さとう はなこ", birth_year=1950, phone="024-577-4444")
     found = people.duplicate_candidates(catalog_db, phone="０２４ ５７７ ４４４４")
@@ -501,3 +511,19 @@ def test_audit_entries_filter(make_resident, catalog_db):
     rows = audit.entries(catalog_db, entity="resident", entity_id=rid, actor="staff:9")
     assert ["view"] == [r["action"] for r in rows]
     assert {} == rows[0]["detail"]
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("ジョン・スミス", "じょん・すみす"),  # katakana foreign name with the middle dot
+])
+def test_kana_accepts_the_middle_dot(raw, expected):
+    assert expected == people.normalize_kana(raw)
+
+
+@pytest.mark.parametrize("raw", [
+    "०९०१२३४५६७८",  # Devanagari digits are digits to str.isdigit(), not to a phone
+    "0९०१२३४५६७८",  # mixed: starts with an ASCII zero
+])
+def test_phone_rejects_non_ascii_digits(raw):
+    with pytest.raises(ValidationError):
+        people.normalize_phone(raw)

@@ -439,3 +439,13 @@ def test_attended_and_no_show_still_hold_seats(make_session, make_resident, cata
     row = _session(catalog_db, sid)
     assert (2, 0) == (row["confirmed"], row["seats_left"])
     assert "waitlisted" == _book(catalog_db, sid, make_resident())["status"]
+
+
+def test_lowering_helpers_max_below_booked_helpers_is_refused(catalog_db, make_session, make_volunteer):
+    sid = make_session(helpers_min=0, helpers_max=3)
+    for _ in range(2):
+        shifts.book_shift(catalog_db, sid, make_volunteer(), actor="t")
+    with pytest.raises(RuleViolation) as info:
+        sessions.update_session(catalog_db, sid, actor="t", helpers_max=1)
+    assert "helpers_above_max" == info.value.code
+    assert 3 == sessions.get_session(catalog_db, sid)["helpers_max"]

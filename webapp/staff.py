@@ -13,3 +13,7 @@ bp = Blueprint("staff", __name__)
 @role_required("staff")
 def index():
     return render_template("staff/index.html", title=_("Staff area"))
+
+
+from . import staff_people  # noqa: E402,F401
+from . import staff_planning  # noqa: E402,F401

@@ -29,7 +29,9 @@ _DEVICE_ALIASES = {
 
 _HYPHENS = "-‐‑‒–—―−ー－ｰ"
 _PHONE_STRIP = re.compile(r"[\s()（）" + re.escape(_HYPHENS) + r"]")
-_KANA_OK = re.compile(r"^[\u3041-\u3096\u309d\u309e\u30fc\u3000 ]+$")
+# Hiragana, the long-vowel mark, iteration marks, spaces and the middle dot
+# that separates given and family names written in katakana (ジョン・スミス).
+_KANA_OK = re.compile(r"^[\u3041-\u3096\u309d\u309e\u30fb\u30fc\u3000 ]+$")
 
 
 def normalize_phone(raw: str | None) -> str:
@@ -46,7 +48,8 @@ def normalize_phone(raw: str | None) -> str:
         text = "0" + text[3:].lstrip("0")
     elif text.startswith("0081"):
         text = "0" + text[4:].lstrip("0")
-    if not text.isdigit() or not text.startswith("0") or len(text) not in (10, 11):
+    # isascii(): str.isdigit() also accepts digits of other scripts.
+    if not (text.isascii() and text.isdigit()) or not text.startswith("0") or len(text) not in (10, 11):
         raise ValidationError("invalid_phone")
     return text
 
@@ -333,7 +336,8 @@ def all_duplicate_pairs(db, *, limit: int = 200) -> list[dict]:
                   CASE WHEN a.phone = b.phone THEN 'phone' ELSE 'kana_birth_year' END AS reason
            FROM residents a JOIN residents b ON a.id < b.id
            WHERE a.merged_into IS NULL AND b.merged_into IS NULL
-             AND (a.phone = b.phone OR (a.kana_key = b.kana_key AND a.birth_year = b.birth_year))
+             AND (a.phone = b.phone OR (a.kana_key = b.kana_key AND a.kana_key != ''
+                                        AND a.birth_year = b.birth_year))
            ORDER BY a.id, b.id LIMIT ?""", [limit]))
 
 

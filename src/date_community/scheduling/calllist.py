@@ -32,12 +32,24 @@ def call_list(db, day, *, actor: str) -> list[dict]:
     return rows
 
 
+# Excel runs a cell that starts with one of these as a formula ("CSV
+# injection").  Names and notes are typed by residents, so such cells get a
+# leading apostrophe and are shown as text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value):
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_csv(rows: list[dict]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(HEADERS_JA)
     for row in rows:
-        writer.writerow([
+        writer.writerow(_cell(v) for v in [
             timeutil.parse(row["starts_at"]).strftime("%H:%M"), row["venue"], row["topic"],
             STATUS_JA.get(row["status"], row["status"]), row["position"] or "", row["name_kanji"],
             row["name_kana"], format_phone(row["phone"]), row["needs"], row["reference"], row["booking_id"],

@@ -300,6 +300,11 @@ def update_session(db, session_id: int, *, actor: str, scope: str = "this", **ch
                 [target["id"]])))["n"]
             if held > row["seats"] - row["walkin_seats"]:
                 raise RuleViolation("seats_below_confirmed", session=target["id"])
+            helpers = next(iter(db.query(
+                "SELECT count(*) AS n FROM shifts WHERE session_id = ? AND status IN ('booked', 'attended', 'no_show')",
+                [target["id"]])))["n"]
+            if helpers > row["helpers_max"]:
+                raise RuleViolation("helpers_above_max", session=target["id"])
             updates = {k: row[k] for k in ("topic_id", "venue_id", "starts_at", "ends_at", "kind", "seats",
                                            "walkin_seats", "helpers_min", "helpers_max", "loaner_phones",
                                            "signup_opens_at", "signup_closes_at", "bring", "notes")}
