@@ -8,7 +8,7 @@ DB ?= instance/date-community.db
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install serve db clean
+.PHONY: run test install serve db clean system-deps
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,30 @@ run: db
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl+C to stop)"
 	DATE_COMMUNITY_DB="$(DB)" $(BIN)/waitress-serve --host $(HOST) --port $(PORT) --call webapp:create_app
 
-test: install
+# Debian packages the browser tests need: Chromium (driven by Playwright; its
+# own browser download is never used) and fonts for Japanese, Chinese and
+# Korean pages.  BIZ UD Gothic, the stylesheet's first choice, is installed
+# when the release has it.  Nothing happens when everything is installed.
+SYSTEM_PACKAGES := chromium fonts-noto-cjk
+OPTIONAL_SYSTEM_PACKAGES := fonts-morisawa-bizud-gothic
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+system-deps:
+	@missing=""; \
+	for pkg in $(SYSTEM_PACKAGES); do \
+		dpkg -s $$pkg 2>/dev/null | grep -q "^Status: install ok installed" || missing="$$missing $$pkg"; \
+	done; \
+	for pkg in $(OPTIONAL_SYSTEM_PACKAGES); do \
+		dpkg -s $$pkg 2>/dev/null | grep -q "^Status: install ok installed" && continue; \
+		apt-cache policy $$pkg 2>/dev/null | grep -q 'Candidate: [0-9]' && missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+test: install system-deps
 	$(BIN)/python -m pytest -q
 
 clean:

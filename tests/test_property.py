@@ -9,8 +9,8 @@ directly in SQL, independent of the model.
 """
 from __future__ import annotations
 
+import atexit
 import datetime as dt
-import itertools
 import shutil
 import tempfile
 from pathlib import Path
@@ -40,7 +40,27 @@ LAYOUT = (
     (dt.timedelta(hours=2, minutes=30), dt.timedelta(minutes=60)),
 )
 
-_ids = itertools.count(1)
+_TEMPLATE: tuple[Path, list[int], list[int]] | None = None
+
+
+def _template() -> tuple[Path, list[int], list[int]]:
+    """A closed database file with the catalog, residents and volunteers."""
+    global _TEMPLATE
+    if _TEMPLATE is None:
+        directory = Path(tempfile.mkdtemp(prefix="dc-prop-template-"))
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        path = directory / "template.db"
+        db = dbmod.connect(path)
+        with dbmod.write_transaction(db):
+            content.load_catalog(db)
+            residents = [people.add_resident(db, name_kanji=f"見本 {i}", name_kana="みほん",
+                                             phone=f"080{i + 1:08d}", source="phone")
+                         for i in range(N_RESIDENTS)]
+            volunteers = [people.add_volunteer(db, name=f"例 {i}", email=f"p{i}@example.org")
+                          for i in range(N_VOLUNTEERS)]
+        db.close()  # checkpoints the WAL: the main file alone is the database
+        _TEMPLATE = (path, residents, volunteers)
+    return _TEMPLATE
 
 
 def _overlaps(a: tuple[str, str], b: tuple[str, str]) -> bool:
@@ -51,17 +71,11 @@ class SchedulingMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self.tmp = Path(tempfile.mkdtemp(prefix="dc-prop-"))
+        # A fresh real file per example, copied from a template so that
+        # shrinking (thousands of examples) stays fast.
+        template, self.residents, self.volunteers = _template()
+        shutil.copyfile(template, self.tmp / "prop.db")
         self.db = dbmod.connect(self.tmp / "prop.db")
-        content.load_catalog(self.db)
-        self.residents = [
-            people.add_resident(self.db, name_kanji=f"見本 {i}", name_kana="みほん",
-                                phone=f"080{next(_ids):08d}", source="phone")
-            for i in range(N_RESIDENTS)
-        ]
-        self.volunteers = [
-            people.add_volunteer(self.db, name=f"例 {i}", email=f"p{next(_ids)}@example.org")
-            for i in range(N_VOLUNTEERS)
-        ]
         self.sessions: list[int] = []
         # The model.
         self.times: dict[int, tuple[str, str]] = {}

@@ -18,8 +18,8 @@ TUESDAY = dt.datetime(2031, 4, 8, 13, 30, tzinfo=timeutil.TZ)  # the 2nd Tuesday
     ("fortnightly", TUESDAY, {"count": 3}, "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU;COUNT=3"),  # every other week
     ("monthly", TUESDAY, {"count": 6}, "FREQ=MONTHLY;BYDAY=+2TU;COUNT=6"),  # every 2nd Tuesday
     ("monthly", dt.datetime(2031, 4, 1, 10, 0), {"count": 2}, "FREQ=MONTHLY;BYDAY=+1TU;COUNT=2"),  # 1st Tuesday
-    ("monthly", dt.datetime(2031, 4, 28, 10, 0), {"count": 2}, "FREQ=MONTHLY;BYDAY=+4MO;COUNT=2"),  # 28th is the 4th Monday
-    ("monthly", dt.datetime(2031, 4, 29, 10, 0), {"count": 2}, "FREQ=MONTHLY;BYDAY=-1TU;COUNT=2"),  # a 5th Tuesday means the last
+    ("monthly", dt.datetime(2031, 4, 28, 10, 0), {"count": 2}, "FREQ=MONTHLY;BYDAY=+4MO;COUNT=2"),  # the 4th Monday
+    ("monthly", dt.datetime(2031, 4, 29, 10, 0), {"count": 2}, "FREQ=MONTHLY;BYDAY=-1TU;COUNT=2"),  # 5th = last
     ("weekly", TUESDAY, {"until": dt.date(2031, 5, 6)}, "FREQ=WEEKLY;BYDAY=TU;UNTIL=20310506"),  # until a date
     ("weekly", TUESDAY, {"until": "2031-05-06"}, "FREQ=WEEKLY;BYDAY=TU;UNTIL=20310506"),  # the date as ISO text
     ("weekly", "2031-04-12T10:00:00+09:00", {"count": "2"}, "FREQ=WEEKLY;BYDAY=SA;COUNT=2"),  # strings from a form

@@ -10,7 +10,7 @@ from html import unescape
 import pytest
 
 from conftest import BASE, VOLUNTEER_PASSWORD, login
-from date_community import accounts, people, timeutil
+from date_community import people, timeutil
 from date_community.scheduling import bookings, catalog, sessions
 
 
@@ -649,7 +649,8 @@ def _volunteer_form(**overrides):
 def test_volunteer_list(staff_client, app):
     page = _text(staff_client.get("/staff/volunteers", headers={"Accept-Language": "en"}))
     row = page.split("例 ボランティア", 1)[1].split("</tr>", 1)[0]
-    assert "helper@example.org" in row and "vol1" in row and "Active" in row and "Smartphone basics: power, buttons and the touch screen" in row
+    assert "helper@example.org" in row and "vol1" in row and "Active" in row
+    assert "Smartphone basics: power, buttons and the touch screen" in row  # the topic title, not its code
 
 
 def test_create_volunteer_with_typed_password(staff_client, app, catalog_db):
@@ -711,6 +712,16 @@ def test_deactivate_and_reactivate_volunteer(staff_client, app, catalog_db):
     assert 302 == login(app.test_client(), "vol1", VOLUNTEER_PASSWORD).status_code
     assert [vid, vid] == [a["entity_id"] for a in _audit(catalog_db, "volunteer", "deactivate")
                           + _audit(catalog_db, "volunteer", "activate")]
+
+
+@pytest.mark.parametrize("data", [
+    {},  # nothing said: not a reason to lock someone out
+    {"active": "no"},  # not one of the two values the form sends
+])
+def test_volunteer_active_needs_an_explicit_value(staff_client, app, catalog_db, data):
+    vid = app.config["VOLUNTEER_ID"]
+    assert 400 == staff_client.post(f"/staff/volunteers/{vid}/active", data=data).status_code
+    assert people.get_volunteer(catalog_db, vid)["active"] is True
 
 
 @pytest.mark.parametrize("typed", [

@@ -613,6 +613,10 @@ TOPIC_FIELDS = ("code", "sort_order", *TITLE_FIELDS)
 TITLE_LABELS = {"title_ja": _l("Title in Japanese"), "title_en": _l("Title in English"),
                 "title_zh_Hans": _l("Title in Simplified Chinese"),
                 "title_zh_Hant": _l("Title in Traditional Chinese"), "title_ko": _l("Title in Korean")}
+TITLE_MISSING = {"title_ja": _l("Enter the title in Japanese."), "title_en": _l("Enter the title in English."),
+                 "title_zh_Hans": _l("Enter the title in Simplified Chinese."),
+                 "title_zh_Hant": _l("Enter the title in Traditional Chinese."),
+                 "title_ko": _l("Enter the title in Korean.")}
 TITLE_LANG = {"title_ja": "ja", "title_en": "en", "title_zh_Hans": "zh-Hans", "title_zh_Hant": "zh-Hant",
               "title_ko": "ko"}
 
@@ -648,7 +652,7 @@ def _topic_form(topic: dict | None):
         errors["sort_order"] = _("Enter the place in the list as a whole number, like 10.")
     for name in TITLE_FIELDS:
         if not values[name]:
-            errors[name] = _("Enter the %(label)s.", label=str(TITLE_LABELS[name]).lower())
+            errors[name] = str(TITLE_MISSING[name])
     if not errors:
         try:
             catalog.upsert_topic(db, code=values["code"], sort_order=_whole(values["sort_order"]),
@@ -761,7 +765,9 @@ def volunteer_new():
 @role_required("staff")
 def volunteer_active(volunteer_id: int):
     _volunteer_or_404(volunteer_id)
-    active = request.form.get("active") == "1"
+    if request.form.get("active") not in ("0", "1"):
+        abort(400)
+    active = request.form["active"] == "1"
     try:
         accounts.set_volunteer_account_active(get_db(), volunteer_id, active, actor=_actor())
     except DateCommunityError as exc:

@@ -95,8 +95,10 @@ def crawl(context, base: str, starts: list[str], prefix: str) -> list[tuple[str,
     return found
 
 
-def area_context(browser, base: str, area: str, **options):
+def area_context(browser, base: str, area: str, *, with_axe: bool = False, **options):
     context = browser.new_context(**options)
+    if with_axe:
+        context.add_init_script(script=_axe.axe_script)
     login = AREAS[area][0]
     if login:
         page = context.new_page()
@@ -136,11 +138,35 @@ def visits(site_pages, area: str) -> list[tuple[str, str, bool]]:
     return out
 
 
-def open_page(page, base: str, path: str, locale: str, submit_empty: bool) -> None:
+def open_page(page, base: str, path: str, locale: str, submit_empty: bool) -> list[str]:
+    """Go to the page (and send its form empty); return what is wrong on the way."""
     page.goto(with_lang(base + path, locale))
-    if submit_empty:
-        with page.expect_navigation():
-            page.locator("main form[method=post]:not([data-confirm]) button[type=submit]").first.click()
+    if not submit_empty:
+        return []
+    with page.expect_navigation():
+        page.locator("main form[method=post]:not([data-confirm]) button[type=submit]").first.click()
+    if page.locator(".error-summary").count() == 0:
+        return ["the form was sent empty but no error summary is shown"]
+    return []
+
+
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["violations"]}
+
+
+def axe_violations(page) -> list[dict]:
+    """axe-core's violations for the page.  Contexts made with ``with_axe=True``
+    load axe with every page (faster than Axe.run, which injects it each time)."""
+    if page.evaluate("() => typeof axe === 'undefined'"):
+        return _axe.run(page, options=AXE_OPTIONS).response["violations"]
+    return page.evaluate("options => axe.run(document, options).then(results => results.violations)", AXE_OPTIONS)
+
+
+def watch_console(page) -> list[str]:
+    """Messages about anything the Content-Security-Policy blocked, and script errors."""
+    seen: list[str] = []
+    page.on("console", lambda msg: seen.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.on("pageerror", lambda exc: seen.append(f"script error: {exc}"))
+    return seen
 
 
 def describe(violation: dict) -> str:
@@ -156,19 +182,14 @@ def report(problems: dict[str, list[str]]) -> str:
 @pytest.mark.parametrize("locale", LOCALES)
 @pytest.mark.parametrize("area", list(AREAS))
 def test_axe_finds_no_violations(browser, live_server, site_pages, area, locale):
-    context = area_context(browser, live_server, area, viewport={"width": 1280, "height": 900})
+    context = area_context(browser, live_server, area, with_axe=True, viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    blocked: list[str] = []
-    page.on("console", lambda msg: blocked.append(msg.text)
-            if "Content Security Policy" in msg.text else None)
-    page.on("pageerror", lambda exc: blocked.append(f"script error: {exc}"))
+    blocked = watch_console(page)
     problems: dict[str, list[str]] = {}
     for label, path, submit in visits(site_pages, area):
         blocked.clear()
-        open_page(page, live_server, path, locale, submit)
-        results = _axe.run(page, options={"runOnly": {"type": "tag", "values": AXE_TAGS},
-                                          "resultTypes": ["violations"]})
-        lines = [describe(v) for v in results.response["violations"]] + list(blocked)
+        lines = open_page(page, live_server, path, locale, submit)
+        lines += [describe(v) for v in axe_violations(page)] + list(blocked)
         if lines:
             problems[f"{label} [{locale}]"] = lines
     context.close()
@@ -204,6 +225,14 @@ LAYOUT_SCRIPT = """(minPx) => {
 }"""
 
 
+def layout_problems(page) -> list[str]:
+    layout = page.evaluate(LAYOUT_SCRIPT, MIN_TEXT_PX)
+    lines = []
+    if layout["scrollWidth"] > NARROW:
+        lines.append(f"scrolls sideways: {layout['scrollWidth']}px wide; " + ", ".join(layout["wide"]))
+    return lines + [f"text smaller than {MIN_TEXT_PX}px: {s}" for s in layout["small"]]
+
+
 @pytest.mark.parametrize("locale", LOCALES)
 @pytest.mark.parametrize("area", list(AREAS))
 def test_no_sideways_scrolling_at_320px_and_large_text(browser, live_server, site_pages, area, locale):
@@ -211,13 +240,41 @@ def test_no_sideways_scrolling_at_320px_and_large_text(browser, live_server, sit
     page = context.new_page()
     problems: dict[str, list[str]] = {}
     for label, path, submit in visits(site_pages, area):
-        open_page(page, live_server, path, locale, submit)
-        layout = page.evaluate(LAYOUT_SCRIPT, MIN_TEXT_PX)
-        lines = []
-        if layout["scrollWidth"] > NARROW:
-            lines.append(f"scrolls sideways: {layout['scrollWidth']}px wide; " + ", ".join(layout["wide"]))
-        lines += [f"text smaller than {MIN_TEXT_PX}px: {s}" for s in layout["small"]]
+        lines = open_page(page, live_server, path, locale, submit) + layout_problems(page)
         if lines:
             problems[f"{label} [{locale}]"] = lines
     context.close()
     assert not problems, f"layout problems in the {area} area at {NARROW}px:\n{report(problems)}"
+
+
+# --- the checks themselves catch problems -----------------------------------------------------------
+
+BREAK_THE_PAGE = """() => {
+  const main = document.querySelector('main');
+  main.insertAdjacentHTML('beforeend', '<img src="/static/css/app.css"><p style="color: red">inline style</p>');
+  const wide = document.createElement('div');
+  wide.textContent = 'wide';
+  wide.style.width = '600px';
+  const tiny = document.createElement('p');
+  tiny.textContent = 'tiny text';
+  tiny.style.fontSize = '12px';
+  main.append(wide, tiny);
+}"""
+
+
+def test_the_checks_catch_known_problems(browser, live_server):
+    # An image without alt text, a 600px box, 12px text and an inline style attribute.
+    context = area_context(browser, live_server, "public", with_axe=True, viewport={"width": NARROW, "height": 640})
+    page = context.new_page()
+    blocked = watch_console(page)
+    page.goto(live_server + "/login?lang=en")
+    assert [] == axe_violations(page) and [] == layout_problems(page) and [] == blocked
+    page.evaluate(BREAK_THE_PAGE)
+    assert "image-alt" in {v["id"] for v in axe_violations(page)}
+    assert "image-alt" in {v["id"] for v in _axe.run(page, options=AXE_OPTIONS).response["violations"]}
+    problems = layout_problems(page)
+    assert any(p.startswith("scrolls sideways") for p in problems), problems
+    assert any("tiny text" in p for p in problems), problems
+    page.wait_for_timeout(200)  # console messages arrive asynchronously
+    assert any("inline style" in m for m in blocked), blocked
+    context.close()
