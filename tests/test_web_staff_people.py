@@ -293,6 +293,16 @@ def test_compare_page_shows_both_and_is_audited(staff, pair, catalog_db):
     assert {pair["keep"], pair["other"]} == {r["entity_id"] for r in audit_rows(catalog_db, "compare")}
 
 
+@pytest.mark.parametrize("query, status", [
+    ("", 400),  # no records named
+    ("?keep=1&other=1", 400),  # the same record twice
+    ("?keep=1&other=999", 404),  # a record that does not exist
+])
+def test_compare_page_needs_two_records(staff, make_resident, query, status):
+    make_resident()
+    assert status == staff.get("/staff/residents/merge" + query).status_code
+
+
 def test_merge_moves_bookings(staff, pair, catalog_db):
     response = staff.post("/staff/residents/merge", data={"first": pair["keep"], "second": pair["other"],
                                                            "keep": pair["keep"]})
@@ -701,3 +711,4 @@ def test_export_date_errors_keep_input(staff, catalog_db, start, end, field, mes
     assert f'<a href="#{field}">{message}</a>' in page
     assert f'value="{end}"' in page
     assert [] == audit_rows(catalog_db, "export")
+

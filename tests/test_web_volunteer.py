@@ -10,8 +10,8 @@ import pytest
 
 from conftest import BASE
 from date_community import people, timeutil
-from date_community.errors import NotFound, RuleViolation
-from date_community.scheduling import attendance, sessions, shifts
+from date_community.errors import NotFound
+from date_community.scheduling import attendance, bookings, sessions, shifts
 from webapp.messages import error_text
 
 
@@ -82,7 +82,6 @@ def test_session_for_volunteer_only_for_helpers_on_it(make_session, make_volunte
     sid = make_session()
     me, stranger = make_volunteer(name="伊達 一郎"), make_volunteer()
     _shift(catalog_db, sid, me, role="lead")
-    from date_community.scheduling import bookings
     bookings.book_seat(catalog_db, sid, make_resident(name_kanji="保原 ハナ"), source="phone", actor="t")
     view = shifts.session_for_volunteer(catalog_db, sid, me, actor="user:9")
     assert (["ハナ"], 1) == (view["participants"], view["participant_count"])
@@ -239,8 +238,6 @@ def test_cancel_cutoff_comes_from_config(app, volunteer_client, catalog_db):
 # --- the session page: first names only ----------------------------------------------------
 
 def test_session_page_shows_first_names_only(app, volunteer_client, make_session, make_resident, catalog_db):
-    from date_community.scheduling import bookings
-
     sid = make_session(day=6)
     _shift(catalog_db, sid, app.config["VOLUNTEER_ID"])
     residents = [

@@ -299,7 +299,7 @@ def merge():
     keep_id = request.args.get("keep", type=int)
     other_id = request.args.get("other", type=int)
     if not keep_id or not other_id or keep_id == other_id:
-        abort(404)
+        abort(400)
     return _merge_page(keep_id, other_id, {})
 
 

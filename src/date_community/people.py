@@ -514,7 +514,7 @@ def first_name(name_kanji: str | None) -> str:
     text = re.sub(r"\s+", " ", unicodedata.normalize("NFC", name_kanji or "")).strip()
     if not text:
         return ""
-    family, _, given = text.partition(" ")
+    given = text.partition(" ")[2]
     if given:
         return given
     letters = [ch for ch in text if ch.isalnum()]

@@ -93,7 +93,8 @@ def book_seat(db, session_id: int, resident_id: int, *, source: str, actor: str,
                 raise RuleViolation("signup_closed")
             clash = _one(db, """
                 SELECT b.id, b.session_id FROM bookings b JOIN sessions s ON s.id = b.session_id
-                WHERE b.resident_id = ? AND b.status IN ('confirmed', 'waitlisted') AND s.status = 'scheduled'
+                WHERE b.resident_id = ? AND b.status IN ('confirmed', 'waitlisted', 'attended', 'no_show')
+                  AND s.status = 'scheduled'
                   AND s.starts_at < ? AND s.ends_at > ?""",
                          [resident_id, session["ends_at"], session["starts_at"]])
             if clash:

@@ -1,0 +1,68 @@
+"""Keep bench/scheduling.py working, and keep the query it measures on its indexes.
+
+The smoke run only checks that the bench runs and prints its labelled
+figures; it never asserts on speed, which depends on the machine.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from date_community import timeutil
+from date_community.scheduling import sessions
+
+ROOT = Path(__file__).resolve().parent.parent
+NUMBER = r"[0-9][0-9,]*\.?[0-9]*"
+BASE = dt.datetime(2031, 4, 7, 9, 0, tzinfo=timeutil.TZ)  # = conftest.BASE
+
+
+def test_bench_quick_runs_and_prints_its_figures():
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "scheduling.py"), "--quick"],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    expected = [
+        r"\[1\] bookings per second, one process",
+        rf"baseline: plain INSERT, one BEGIN IMMEDIATE each:\s+{NUMBER} tx/s",
+        rf"figure:\s+book_seat:\s+{NUMBER} bookings/s",
+        rf"ratio:\s+book_seat / baseline:\s+{NUMBER}",
+        r"target:\s+>= 1,000 bookings/s\s+(met|MISSED)",
+        r"\[2\] bookings per second, 8 competing processes",
+        rf"figure:\s+8 processes, aggregate:\s+{NUMBER} bookings/s",
+        rf"ratio:\s+8 processes / one process:\s+{NUMBER}",
+        r"\[3\] list one month of sessions with seat counts",
+        rf"baseline: one-month database:\s+{NUMBER} ms",
+        rf"figure:\s+ten-year database:\s+{NUMBER} ms",
+        rf"ratio:\s+ten-year / one-month:\s+{NUMBER}",
+        r"target:\s+<= 2x and < 20 ms\s+(met|MISSED)",
+        r"SUMMARY",
+        rf"bookings/s, one process\s+{NUMBER} tx/s\s+{NUMBER}/s\s+{NUMBER}",
+        rf"bookings/s, 8 processes\s+{NUMBER}/s\s+{NUMBER}/s\s+{NUMBER}",
+        rf"list one month \(ms\)\s+{NUMBER} ms\s+{NUMBER} ms\s+{NUMBER}",
+    ]
+    missing = [pattern for pattern in expected if not re.search(pattern, out)]
+    assert not missing, f"bench output lacks {missing}:\n{out}"
+    # The bench cleans up after itself: nothing left behind in the project.
+    assert not list(ROOT.glob("bench/*.db"))
+
+
+def test_month_listing_never_scans_a_whole_table(catalog_db, make_session):
+    """Every count in the session listing must be an index lookup per session.
+
+    Without an index on shifts(session_id, ...) the helper count scanned the
+    whole shifts table once per listed session: seconds for one month on a
+    ten-year database (found by bench/scheduling.py).
+    """
+    make_session()
+    statements = []
+    with catalog_db.tracer(lambda sql, params: statements.append((sql, params))):
+        sessions.list_sessions(catalog_db, start=BASE, end=BASE + dt.timedelta(days=31))
+    selects = [(sql, params) for sql, params in statements if "FROM sessions s" in sql]
+    assert selects, statements
+    for sql, params in selects:
+        plan = [r["detail"] for r in catalog_db.query("EXPLAIN QUERY PLAN " + sql, params)]
+        scans = [line for line in plan if line.startswith("SCAN")]
+        assert not scans, f"full scans in the listing: {scans}\n" + "\n".join(plan)
