@@ -36,6 +36,20 @@ def catalog_db(db):
 _counter = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch):
+    """Hash test passwords with a small scrypt cost.
+
+    The cost parameters are stored inside each hash, so verification is the
+    same code path; only the work factor differs.  Production keeps 2**15.
+    test_accounts-style tests that check the production cost read
+    ``accounts.PRODUCTION_SCRYPT_N``.
+    """
+    from date_community import accounts
+
+    monkeypatch.setattr(accounts, "SCRYPT_N", 2**10)
+
+
 @pytest.fixture
 def make_session(catalog_db):
     """Create a session; ``day``/``hour`` are offsets from BASE, keyword

@@ -16,7 +16,8 @@ from .db import write_transaction
 from .errors import NotFound, RuleViolation, ValidationError
 from .schema import USER_ROLES
 
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+PRODUCTION_SCRYPT_N = 2**15
+SCRYPT_N, SCRYPT_R, SCRYPT_P = PRODUCTION_SCRYPT_N, 8, 1
 MIN_PASSWORD_LENGTH = 10
 
 
