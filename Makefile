@@ -8,7 +8,7 @@ DB ?= instance/date-community.db
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install serve db clean system-deps
+.PHONY: run test install serve db clean system-deps translations
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,23 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed
+# The .po files are committed; the compiled .mo files are build output.
+TRANSLATIONS_PO := $(wildcard translations/*/LC_MESSAGES/messages.po)
+TRANSLATIONS_MO := $(TRANSLATIONS_PO:.po=.mo)
+
+%.mo: %.po $(VENV)/.installed
+	@$(BIN)/pybabel compile -i $< -o $@ >/dev/null
+	@test -f $@
+
+translations: $(TRANSLATIONS_MO)
+
+# A secret key for `make run`, made once and kept in instance/ (never committed).
+instance/secret_key:
+	@mkdir -p instance
+	@$(PYTHON) -c 'import secrets; print(secrets.token_hex(32))' > $@
+	@chmod 600 $@
+
+install: $(VENV)/.installed translations
 
 db: install
 	@if [ ! -f "$(DB)" ]; then \
@@ -30,12 +46,12 @@ db: install
 		$(BIN)/date-community --db "$(DB)" init-db >/dev/null; \
 	fi
 
-run: db
+run: db instance/secret_key
 	@echo
 	@echo "Demo logins (staff / volunteer):"
-	@$(BIN)/python -c 'from date_community import demo; [print(f"  {l[\"role\"]:<10} {l[\"username\"]} / {l[\"password\"]}") for l in demo._logins()]'
+	@$(BIN)/python -c 'from date_community import demo; [print(f"  {l[\"role\"]:<10} {l[\"username\"]} / {l[\"password\"]}") for l in demo.logins()]'
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl+C to stop)"
-	DATE_COMMUNITY_DB="$(DB)" $(BIN)/waitress-serve --host $(HOST) --port $(PORT) --call webapp:create_app
+	SECRET_KEY="$$(cat instance/secret_key)" DATE_COMMUNITY_DB="$(DB)" $(BIN)/waitress-serve --host $(HOST) --port $(PORT) --call webapp:create_app
 
 # Debian packages the browser tests need: Chromium (driven by Playwright; its
 # own browser download is never used) and fonts for Japanese, Chinese and

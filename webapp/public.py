@@ -22,6 +22,7 @@ from date_community.scheduling import bookings, catalog, sessions, signup
 from .database import get_db
 from .locale import select_locale
 from .messages import error_text
+from .pagecache import cached_page
 
 bp = Blueprint("public", __name__)
 
@@ -88,12 +89,14 @@ def public_names():
 
 
 @bp.get("/")
+@cached_page()
 def home():
     upcoming = sessions.list_sessions(get_db(), start=timeutil.now(), limit=HOME_LIMIT)
     return render_template("public/home.html", sessions=upcoming, title=_("Smartphone classes in Date City"))
 
 
 @bp.get("/classes")
+@cached_page()
 def classes():
     db = get_db()
     topics = catalog.list_topics(db)
@@ -117,6 +120,7 @@ def classes():
 
 
 @bp.get("/classes/<int:session_id>")
+@cached_page()
 def class_detail(session_id: int):
     session = _session_or_404(session_id)
     return render_template("public/class_detail.html", s=session, state=signup.signup_state(session),

@@ -44,7 +44,7 @@ def has_data(db) -> bool:
 def load_demo(db, *, today: dt.date | None = None, seed: int = 2026, content_path=None) -> dict:
     """Fill an empty database.  A database that already has sessions is left alone."""
     if has_data(db):
-        return {"loaded": False, "logins": _logins()}
+        return {"loaded": False, "logins": logins()}
     rng = random.Random(seed)
     counts = content.load_catalog(db, content_path)
     today = today or timeutil.now().date()
@@ -114,9 +114,9 @@ def load_demo(db, *, today: dt.date | None = None, seed: int = 2026, content_pat
     return {"loaded": True, "venues": counts["venues"], "topics": counts["topics"],
             "sessions": len(session_ids) + len(series["session_ids"]), "series_id": series["series_id"],
             "residents": len(residents), "volunteers": len(volunteer_ids), "bookings": booked,
-            "logins": _logins()}
+            "logins": logins()}
 
 
-def _logins() -> list[dict]:
+def logins() -> list[dict]:
     return [{"role": "staff", "username": STAFF_LOGIN[0], "password": STAFF_LOGIN[1]},
             {"role": "volunteer", "username": VOLUNTEER_LOGIN[0], "password": VOLUNTEER_LOGIN[1]}]
