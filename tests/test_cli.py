@@ -723,3 +723,58 @@ def test_root_help_and_global_options_are_documented() -> None:
     docs = DOCS.read_text(encoding="utf-8")
     for needle in ("--db", dbmod.ENV_VAR, "--json", "--verbose", "error: ", "exit"):
         assert needle in docs
+
+
+def test_outbox_send_delivers_over_smtp_and_lists_states(tmp_path, monkeypatch) -> None:
+    # A real SMTP server on loopback: the command must hand the queued message to it.
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    from date_community import content, notify, people, timeutil
+    from date_community import db as dbmod
+    from date_community.scheduling import sessions as sess
+    from date_community.scheduling import shifts as sh
+
+    received = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            received.append(envelope)
+            return "250 OK"
+
+    with socket.socket() as sock:  # a free loopback port for the server
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        path = tmp_path / "mail.db"
+        database = dbmod.connect(path)
+        content.load_catalog(database)
+        start = timeutil.now() + dt.timedelta(days=10)
+        sid = sess.add_session(database, topic="basics", venue="city-hall", starts_at=start,
+                               ends_at=start + dt.timedelta(hours=1), seats=5, helpers_max=2)
+        vid = people.add_volunteer(database, name="例 一", email="one@example.org")
+        sh.book_shift(database, sid, vid, actor="t")
+        database.close()
+        monkeypatch.setenv("MAIL_SERVER", "127.0.0.1")
+        monkeypatch.setenv("MAIL_PORT", str(port))
+        monkeypatch.setenv("STAFF_EMAIL", "desk@example.jp")
+        result = CliRunner().invoke(cli, ["--db", str(path), "outbox", "send", "--json"])
+        assert 0 == result.exit_code, result.output
+        assert 1 == json.loads(result.stdout)["sent"]
+        assert ["one@example.org"] == [rcpt for env in received for rcpt in env.rcpt_tos]
+        listing = CliRunner().invoke(cli, ["--db", str(path), "outbox", "list", "--state", "sent", "--json"])
+        assert ["sent"] == [row["state"] for row in json.loads(listing.stdout)]
+        database = dbmod.connect(path)
+        assert [] == notify.messages(database, state="pending")
+    finally:
+        controller.stop()
+
+
+def test_outbox_send_without_a_server_is_a_usage_error(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("MAIL_SERVER", raising=False)
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "x.db"), "outbox", "send"])
+    assert 2 == result.exit_code
+    assert "MAIL_SERVER" in result.stderr

@@ -29,7 +29,7 @@ import sqlite_utils
 
 from . import db as dbmod
 from . import demo as demomod
-from . import people, timeutil
+from . import mailer, notify, people, timeutil
 from .errors import DateCommunityError, ValidationError
 from .scheduling import bookings, calendar, calllist, catalog, sessions, shifts
 from .schema import DEVICES, DISTRICTS, ROLES, SESSION_KINDS, SOURCES
@@ -678,6 +678,54 @@ def call_list(day: dt.date, fmt: str, out: Path | None) -> None:
         return
     _write_or_print(content, out)
     emit({"path": str(out), "format": fmt, "residents": len(rows)}, f"Wrote {len(rows)} residents to {out}.")
+
+
+# --- outbox ---------------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def outbox() -> None:
+    """Messages waiting to be sent (email to volunteers and staff)."""
+
+
+@outbox.command("list")
+@click.option("--state", type=click.Choice(("pending", "sent", "failed")), help="Only messages in this state.")
+@json_option
+def outbox_list(state: str | None) -> None:
+    """List queued, sent and failed messages (addresses and kinds, no bodies)."""
+    rows = notify.messages(_state().db, state=state)
+    data = [{k: r[k] for k in ("id", "kind", "channel", "recipient", "state", "attempts", "last_error",
+                              "next_attempt_at", "sent_at")} for r in rows]
+    emit(data, lambda: table(("id", "kind", "channel", "to", "state", "tries", "next try"),
+                             [(r["id"], r["kind"], r["channel"], r["recipient"], r["state"], r["attempts"],
+                               _hm(r["next_attempt_at"]) if r["state"] == "pending" else "") for r in data],
+                             "No messages."))
+
+
+@outbox.command("send")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Send at most this many messages in this run.")
+@json_option
+def outbox_send(limit: int) -> None:
+    """Send due messages over SMTP (MAIL_SERVER, MAIL_PORT, MAIL_FROM, STAFF_EMAIL … from the environment).
+
+    Failed deliveries stay queued and are retried later with back-off; run
+    this from cron, or let the web app's background sender do it.
+    """
+    settings = mailer.MailSettings.from_config(os.environ)
+    if not settings.host:
+        raise click.UsageError("set MAIL_SERVER (and MAIL_PORT, MAIL_FROM, STAFF_EMAIL) first")
+    result = mailer.deliver_pending(_state().db, settings, limit=limit)
+    emit(result, f"Sent {result['sent']}, will retry {result['retried']}, failed for good {result['failed']}.")
+
+
+@outbox.command("requeue")
+@click.argument("message_id", type=int)
+@json_option
+def outbox_requeue(message_id: int) -> None:
+    """Put a failed message back in the queue, e.g. after fixing an address."""
+    notify.requeue(_state().db, message_id, actor=actor())
+    emit({"requeued": message_id}, f"Message {message_id} is queued again.")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -124,8 +124,12 @@ def _when(session: dict) -> dict[str, str]:
 
 
 def _place(session: dict, lang: str) -> str:
+    """The venue, and its address on the next line (addresses are kept in Japanese only)."""
     name = session["venue_name_ja"] if lang == "ja" else session["venue_name_en"]
-    return f"{name}（{session['venue_address']}）" if session.get("venue_address") else name
+    if not session.get("venue_address"):
+        return name
+    return f"{name}\n住所：{session['venue_address']}" if lang == "ja" else \
+        f"{name}\nAddress: {session['venue_address']}"
 
 
 def _subject(settings: MailSettings, ja: str, en: str, date_ja: str) -> str:

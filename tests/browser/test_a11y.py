@@ -34,6 +34,8 @@ AREAS = {  # area: (login, where the crawl starts, the prefix it stays in)
 PRIVATE_PREFIXES = ("/staff", "/volunteer", "/static")
 SKIP_WORDS = ("logout", "export", "download", "backup", "restore")
 SKIP_SUFFIXES = (".ics", ".csv", ".pdf", ".zip", ".json", ".txt", ".xlsx")
+# Public forms are sent empty to see their errors; an empty form changes nothing.
+PUBLIC_FORM_SUBMIT = "main form[method=post] button[type=submit]"
 
 _axe = Axe()
 
@@ -81,8 +83,7 @@ def crawl(context, base: str, starts: list[str], prefix: str) -> list[tuple[str,
                 "attachment" in head.headers.get("content-disposition", ""):
             continue  # feeds, files and redirects away are not pages
         page.goto(base + path)
-        has_form = prefix == "/" and page.locator(
-            "main form[method=post]:not([data-confirm]) button[type=submit]").count() > 0
+        has_form = prefix == "/" and page.locator(PUBLIC_FORM_SUBMIT).count() > 0
         found.append((path, has_form))
         hrefs = page.eval_on_selector_all("a[href]:not([download])", "els => els.map(e => e.getAttribute('href'))")
         for href in hrefs:
@@ -143,8 +144,9 @@ def open_page(page, base: str, path: str, locale: str, submit_empty: bool) -> li
     page.goto(with_lang(base + path, locale))
     if not submit_empty:
         return []
+    page.once("dialog", lambda dialog: dialog.accept())  # forms with data-confirm ask first
     with page.expect_navigation():
-        page.locator("main form[method=post]:not([data-confirm]) button[type=submit]").first.click()
+        page.locator(PUBLIC_FORM_SUBMIT).first.click()
     if page.locator(".error-summary").count() == 0:
         return ["the form was sent empty but no error summary is shown"]
     return []
