@@ -8,7 +8,7 @@ DB ?= instance/date-community.db
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install serve db clean system-deps translations
+.PHONY: run test install serve db clean system-deps translations update-translations
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ TRANSLATIONS_MO := $(TRANSLATIONS_PO:.po=.mo)
 	@test -f $@
 
 translations: $(TRANSLATIONS_MO)
+
+# After changing UI strings: refresh every catalogue, then translate the new
+# entries by hand (the i18n test lists what is missing).
+update-translations: $(VENV)/.installed
+	$(BIN)/python tools/update_translations.py
 
 # A secret key for `make run`, made once and kept in instance/ (never committed).
 instance/secret_key:
