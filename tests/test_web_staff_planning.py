@@ -54,6 +54,14 @@ def _series(db, count=3, seats=5):
 
 # --- every page, and who may see it -----------------------------------------------------
 
+@pytest.fixture(autouse=True)
+def _english_pages(request):
+    """Flash messages are translated when the POST is handled, so the whole
+    conversation must be in English for the assertions on English text."""
+    if "staff_client" in request.fixturenames:
+        request.getfixturevalue("staff_client").set_cookie("lang", "en")
+
+
 @pytest.fixture
 def pages(make_session, catalog_db):
     sid = make_session()

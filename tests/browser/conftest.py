@@ -121,3 +121,27 @@ def log_in(page, base: str, username: str, password: str) -> None:
     with page.expect_navigation():
         page.click("main form button[type=submit]")
     assert "/login" not in page.url, f"logging in as {username} failed"
+
+
+@pytest.fixture
+def new_context(browser):
+    """Make browser contexts with chosen options (viewport, locale, touch…);
+    every context made is closed when the test ends."""
+    made = []
+
+    def make(**options):
+        ctx = browser.new_context(**options)
+        made.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in made:
+        ctx.close()
+
+
+@pytest.fixture
+def demo_database(demo_db):
+    """A connection of the test's own to the database the live server uses."""
+    database = dbmod.connect(demo_db)
+    yield database
+    database.close()
