@@ -265,7 +265,7 @@ def test_signup_form_has_labelled_fields_and_the_privacy_notice(client, soon):
     assert '<form method="post" novalidate>' in page
     assert "Raku-Raku smartphone (らくらくスマホ)" in page
     assert "Who is filling in this form?" in page
-    for heading in ("What we collect", "Why", "Who sees it", "How long we keep it", "Your rights"):
+    for heading in ("What we collect", "What we use it for", "Who sees it", "How long we keep it", "Your rights"):
         assert f"<dt>{heading}</dt>" in page
     assert "City staff only." in page and "see, correct or delete" in page
     # the notice comes before the box that agrees to it

@@ -53,7 +53,7 @@ ERROR_TEXT = {
     "invalid_email": _l("Enter an email address, like name@example.jp."),
     "invalid_value": _l("Check the highlighted answer."),
     "duplicate_email": _l("A volunteer with this email address already exists."),
-    "duplicate_code": _l("This name is already in use."),
+    "duplicate_code": _l("This code or user name is already in use."),
     "same_resident": _l("Choose two different residents to merge."),
     "seats_below_confirmed": _l("More people are already booked than the new number of seats."),
     "invalid_reference": _l("We could not find a booking with that reference number and phone number."),

@@ -25,19 +25,19 @@ from .database import get_db
 from .locale import select_locale
 from .messages import error_text
 from .staff import bp
+from .public import KIND_NAMES
+from .staff_people import DEVICE_LABELS, SOURCE_LABELS
 
 # --- labels ----------------------------------------------------------------------
 
-KIND_LABELS = {"class": _l("Class"), "consultation": _l("One-to-one help"), "drop-in": _l("Drop-in help")}
-SOURCE_LABELS = {"phone": _l("Phone"), "counter": _l("At the counter"), "paper": _l("Paper form"),
-                 "web": _l("Website")}
+# One wording per thing across the app: kinds as the public pages name them,
+# devices and sources as the residents pages do.
+KIND_LABELS = KIND_NAMES
 STATUS_LABELS = {"confirmed": _l("Confirmed"), "waitlisted": _l("Waiting list"), "cancelled": _l("Cancelled"),
                  "attended": _l("Came"), "no_show": _l("Did not come")}
 SHIFT_STATUS_LABELS = {"booked": _l("Booked"), "cancelled": _l("Cancelled"), "attended": _l("Came"),
                        "no_show": _l("Did not come")}
 ROLE_LABELS = {"lead": _l("Lead"), "assistant": _l("Assistant")}
-DEVICE_LABELS = {"iphone": _l("iPhone"), "android": _l("Android"), "rakuraku": _l("Raku-Raku smartphone"),
-                 "feature_phone": _l("Mobile phone (not a smartphone)"), "none": _l("No phone")}
 REPEAT_OPTIONS = (
     ("none", _l("Does not repeat")),
     ("weekly", _l("Every week, on the same day of the week")),
