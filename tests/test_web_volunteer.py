@@ -15,6 +15,16 @@ from date_community.scheduling import attendance, bookings, sessions, shifts
 from webapp.messages import error_text
 
 
+@pytest.fixture(autouse=True)
+def _english_pages(request):
+    """These tests read English text; flash messages are translated when the
+    POST is handled, so every request of the conversation asks for English."""
+    for name in ("client", "volunteer_client", "staff_client"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).set_cookie("lang", "en")
+
+
+
 def _shift(db, sid, vid, role="assistant"):
     return shifts.book_shift(db, sid, vid, role=role, actor="test")["shift_id"]
 
@@ -33,7 +43,8 @@ def _soon(db, *, hours: float, minutes: int = 90, **fields) -> int:
 
 
 def _message(app, code: str) -> str:
-    with app.test_request_context():
+    # In English, like every page these tests request (see _english_pages).
+    with app.test_request_context("/?lang=en"):
         return html.escape(error_text(code))
 
 
