@@ -30,9 +30,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(db_path: Path) -> tuple[subprocess.Popen, int]:
+def start_server(db_path: Path, *, cache: bool = True) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    env = {**os.environ, "DATE_COMMUNITY_DB": str(db_path), "SECRET_KEY": "bench-only-secret"}
+    env = {**os.environ, "DATE_COMMUNITY_DB": str(db_path), "SECRET_KEY": "bench-only-secret",
+           "BENCH_PAGE_CACHE": "1" if cache else "0"}
     proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "webserver.py"), str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
@@ -59,6 +60,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--no-cache", action="store_true",
+                        help="turn the anonymous page cache off, to see the cost of rendering every request")
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT / "src"))
@@ -71,7 +74,7 @@ def main() -> None:
         demo.load_demo(database)
         session_ids = [s["id"] for s in sessions.list_sessions(database)][:20]
         database.close()
-        proc, port = start_server(db_path)
+        proc, port = start_server(db_path, cache=not args.no_cache)
         try:
             run_load(port, ["/bench/bare"], args.clients, 1.0)  # warm-up
             targets = {
@@ -85,7 +88,8 @@ def main() -> None:
             proc.wait(10)
 
     base = results["bare route"]
-    print(f"web benchmark: {args.clients} concurrent keep-alive clients, {args.seconds:.0f} s per target, waitress")
+    print(f"web benchmark: {args.clients} concurrent keep-alive clients, {args.seconds:.0f} s per target, waitress, "
+          f"page cache {'off' if args.no_cache else 'on'}")
     print(f"{'target':<14}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'vs bare':>10}")
     for name, r in results.items():
         ratio = r["rps"] / base["rps"] if base["rps"] else float("nan")

@@ -16,7 +16,9 @@ from webapp import create_app
 
 
 def build():
-    app = create_app({"SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret")})
+    app = create_app({"SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret"),
+                      # --no-cache in web.py: measure rendering every page afresh
+                      "PAGE_CACHE": os.environ.get("BENCH_PAGE_CACHE", "1") == "1"})
 
     @app.get("/bench/bare")
     def bare():
