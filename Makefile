@@ -54,7 +54,7 @@ db: install
 run: db instance/secret_key
 	@echo
 	@echo "Demo logins (staff / volunteer):"
-	@$(BIN)/python -c 'from date_community import demo; [print(f"  {l[\"role\"]:<10} {l[\"username\"]} / {l[\"password\"]}") for l in demo.logins()]'
+	@$(BIN)/python -c 'from date_community import demo; print("\n".join("  %-10s %s / %s" % (l["role"], l["username"], l["password"]) for l in demo.logins()))'
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl+C to stop)"
 	SECRET_KEY="$$(cat instance/secret_key)" DATE_COMMUNITY_DB="$(DB)" $(BIN)/waitress-serve --host $(HOST) --port $(PORT) --call webapp:create_app
 
