@@ -449,3 +449,11 @@ def test_lowering_helpers_max_below_booked_helpers_is_refused(catalog_db, make_s
         sessions.update_session(catalog_db, sid, actor="t", helpers_max=1)
     assert "helpers_above_max" == info.value.code
     assert 3 == sessions.get_session(catalog_db, sid)["helpers_max"]
+
+
+def test_list_sessions_by_district(catalog_db, make_session):
+    hobara = make_session(venue="city-hall")            # city hall is in 保原
+    yanagawa = make_session(venue="yanagawa-chuo", day=2)
+    assert [hobara] == [s["id"] for s in sessions.list_sessions(catalog_db, district="保原")]
+    assert [yanagawa] == [s["id"] for s in sessions.list_sessions(catalog_db, district="梁川")]
+    assert {hobara, yanagawa} == {s["id"] for s in sessions.list_sessions(catalog_db)}

@@ -108,9 +108,8 @@ def classes():
     if topic not in {t["code"] for t in topics}:
         topic = ""
     start = timeutil.now()
-    found = sessions.list_sessions(db, start=start, end=start + dt.timedelta(days=LIST_DAYS), topic=topic or None)
-    if district:
-        found = [s for s in found if s["venue_district"] == district]
+    found = sessions.list_sessions(db, start=start, end=start + dt.timedelta(days=LIST_DAYS), topic=topic or None,
+                                   district=district or None)
     locale = select_locale()
     district_options = [("", _("All areas"))] + [(d, str(DISTRICT_NAMES[d])) for d in DISTRICTS]
     topic_options = [("", _("All topics"))] + [(t["code"], catalog.topic_title(t, locale)) for t in topics]

@@ -107,7 +107,7 @@ def normalize_device(device: str | None) -> str:
     return key
 
 
-def _birth_year(value: Any) -> int | None:
+def normalize_birth_year(value: Any) -> int | None:
     if value in (None, ""):
         return None
     try:
@@ -154,7 +154,7 @@ def _clean_resident(fields: dict[str, Any]) -> dict[str, Any]:
     if "phone" in fields:
         out["phone"] = normalize_phone(fields["phone"]) if fields["phone"] else None
     if "birth_year" in fields:
-        out["birth_year"] = _birth_year(fields["birth_year"])
+        out["birth_year"] = normalize_birth_year(fields["birth_year"])
     if "district" in fields:
         out["district"] = _district(fields["district"])
     if "device" in fields:

@@ -225,8 +225,8 @@ def _decorate(row: dict) -> dict:
     return row
 
 
-def list_sessions(db, *, start=None, end=None, venue=None, topic=None, include_cancelled: bool = False,
-                  limit: int | None = None) -> list[dict]:
+def list_sessions(db, *, start=None, end=None, venue=None, topic=None, district: str | None = None,
+                  include_cancelled: bool = False, limit: int | None = None) -> list[dict]:
     """Sessions starting in [start, end) with their seat and helper counts."""
     where, params = [], []
     if start is not None:
@@ -241,6 +241,9 @@ def list_sessions(db, *, start=None, end=None, venue=None, topic=None, include_c
     if topic is not None:
         where.append("s.topic_id = ?")
         params.append(catalog.get_topic(db, topic)["id"])
+    if district is not None:
+        where.append("v.district = ?")
+        params.append(district)
     if not include_cancelled:
         where.append("s.status = 'scheduled'")
     sql = _LIST_SQL + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY s.starts_at, s.id"

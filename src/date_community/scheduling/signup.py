@@ -34,7 +34,7 @@ def validate(*, name_kanji: str | None, name_kana: str | None, phone: str | None
         ("phone", people.normalize_phone, phone),
         # the rule lives in people; it is private there only to keep the
         # module's public surface small
-        ("birth_year", people._birth_year, birth_year),
+        ("birth_year", people.normalize_birth_year, birth_year),
         ("device", people.normalize_device, device),
     )
     errors: dict[str, str] = {}
