@@ -145,6 +145,12 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
         conn.execute("COMMIT")
 
 
+def query_one(db: sqlite_utils.Database, sql: str, params=()) -> dict | None:
+    """The first row of a query as a dict, or None."""
+    rows = list(db.query(sql, params))  # fetch all: no statement is left running
+    return rows[0] if rows else None
+
+
 def integrity_ok(db: sqlite_utils.Database) -> bool:
     rows = list(db.query("PRAGMA integrity_check"))
     return len(rows) == 1 and list(rows[0].values())[0] == "ok"

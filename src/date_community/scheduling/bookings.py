@@ -12,6 +12,7 @@ import secrets
 import sqlite3
 
 from .. import audit, notify, timeutil
+from ..db import query_one as _one
 from ..db import write_transaction
 from ..errors import NotFound, RuleViolation, ValidationError
 from ..people import normalize_phone
@@ -31,11 +32,6 @@ def new_reference() -> str:
 def normalize_reference(text: str) -> str:
     cleaned = "".join(ch for ch in (text or "").upper() if ch.isalnum())
     return f"{cleaned[:3]}-{cleaned[3:]}" if len(cleaned) == REFERENCE_LENGTH else cleaned
-
-
-def _one(db, sql: str, params) -> dict | None:
-    rows = list(db.query(sql, params))
-    return rows[0] if rows else None
 
 
 def _count(db, sql: str, params) -> int:

@@ -5,6 +5,7 @@ import datetime as dt
 import json
 
 from .. import audit, notify, timeutil
+from ..db import query_one as _one
 from ..db import write_transaction
 from ..errors import NotFound, RuleViolation, ValidationError
 from ..schema import ROLES
@@ -13,11 +14,6 @@ from ..schema import ROLES
 # app and the CLI pass their own configured value.
 DEFAULT_CANCEL_CUTOFF_HOURS = 48
 LIVE = ("booked", "attended", "no_show")
-
-
-def _one(db, sql, params):
-    rows = list(db.query(sql, params))
-    return rows[0] if rows else None
 
 
 def get_shift(db, shift_id: int) -> dict:
