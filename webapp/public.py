@@ -157,16 +157,28 @@ def signup_form(session_id: int):
                            title=_("Sign up: %(topic)s", topic=_topic_title(session)))
 
 
-@bp.get("/signup/done")
-def signup_done():
-    booking_id = flask.session.get("last_booking")
+def _booking_from_session(key: str) -> dict | None:
+    """The booking whose id an earlier POST left in the session, if it still exists.
+
+    Result pages read the id from the session rather than the URL, so a
+    reference never travels in a link or an access log.
+    """
+    booking_id = flask.session.get(key)
     if not booking_id:
-        return redirect(url_for("public.classes"))
-    g.personal_data = True
+        return None
     try:
         booking = signup.booking_summary(get_db(), booking_id)
     except NotFound:
-        flask.session.pop("last_booking", None)
+        flask.session.pop(key, None)
+        return None
+    g.personal_data = True
+    return booking
+
+
+@bp.get("/signup/done")
+def signup_done():
+    booking = _booking_from_session("last_booking")
+    if booking is None:
         return redirect(url_for("public.classes"))
     title = _("You are on the waiting list") if booking["status"] == "waitlisted" else _("You are booked")
     return render_template("public/signup_done.html", b=booking, s=booking["session"], title=title)
@@ -209,14 +221,8 @@ def cancel():
 
 @bp.get("/cancel/done")
 def cancel_done():
-    booking_id = flask.session.get("cancelled_booking")
-    if not booking_id:
-        return redirect(url_for("public.cancel"))
-    g.personal_data = True
-    try:
-        booking = signup.booking_summary(get_db(), booking_id)
-    except NotFound:
-        flask.session.pop("cancelled_booking", None)
+    booking = _booking_from_session("cancelled_booking")
+    if booking is None:
         return redirect(url_for("public.cancel"))
     return render_template("public/cancel_done.html", b=booking, s=booking["session"],
                            title=_("Your booking is cancelled"))
