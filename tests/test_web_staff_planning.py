@@ -167,7 +167,7 @@ def test_session_list_filters_and_markers(staff_client, make_session, make_volun
     assert "1 of 3 booked" in page and "0 booked, needs 2 to 3" in page and "Needs helpers" in page
     assert "Repeats: class 2 of the series" in page and f"/staff/sessions/{series[1]}\"" in page
     with_cancelled = _text(staff_client.get(url + "&cancelled=yes", headers={"Accept-Language": "en"}))
-    assert f"/staff/sessions/{cancelled}\"" in with_cancelled and "Cancelled" in with_cancelled
+    assert f"/staff/sessions/{cancelled}\"" in with_cancelled and "Class cancelled" in with_cancelled
 
 
 @pytest.mark.parametrize("query, field", [

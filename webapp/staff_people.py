@@ -48,7 +48,7 @@ SOURCE_LABELS = {
 }
 STAFF_SOURCES = ("phone", "counter", "paper")
 BOOKING_STATUS = {
-    "confirmed": _l("Booked"),
+    "confirmed": _l("Confirmed"),
     "waitlisted": _l("Waiting list"),
     "cancelled": _l("Cancelled"),
     "attended": _l("Came"),

@@ -26,15 +26,14 @@ from .locale import select_locale
 from .messages import error_text
 from .staff import bp
 from .public import KIND_NAMES
-from .staff_people import DEVICE_LABELS, SOURCE_LABELS
+from .staff_people import BOOKING_STATUS, DEVICE_LABELS, SOURCE_LABELS
 
 # --- labels ----------------------------------------------------------------------
 
 # One wording per thing across the app: kinds as the public pages name them,
 # devices and sources as the residents pages do.
 KIND_LABELS = KIND_NAMES
-STATUS_LABELS = {"confirmed": _l("Confirmed"), "waitlisted": _l("Waiting list"), "cancelled": _l("Cancelled"),
-                 "attended": _l("Came"), "no_show": _l("Did not come")}
+STATUS_LABELS = BOOKING_STATUS
 SHIFT_STATUS_LABELS = {"booked": _l("Booked"), "cancelled": _l("Cancelled"), "attended": _l("Came"),
                        "no_show": _l("Did not come")}
 ROLE_LABELS = {"lead": _l("Lead"), "assistant": _l("Assistant")}
