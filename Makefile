@@ -8,7 +8,7 @@ DB ?= instance/date-community.db
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install serve db clean system-deps translations update-translations
+.PHONY: run test install serve db clean system-deps translations update-translations vendor
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,14 @@ instance/secret_key:
 	@$(PYTHON) -c 'import secrets; print(secrets.token_hex(32))' > $@
 	@chmod 600 $@
 
-install: $(VENV)/.installed translations
+# A-Frame, AR.js and Leaflet at pinned versions from the npm registry, served
+# by the app itself (never from a CDN) and never committed.
+vendor: webapp/static/vendor/.versions
+
+webapp/static/vendor/.versions: tools/vendor.sh
+	bash tools/vendor.sh
+
+install: $(VENV)/.installed translations vendor system-deps
 
 db: install
 	@if [ ! -f "$(DB)" ]; then \
@@ -58,12 +65,14 @@ run: db instance/secret_key
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl+C to stop)"
 	SECRET_KEY="$$(cat instance/secret_key)" DATE_COMMUNITY_DB="$(DB)" $(BIN)/waitress-serve --host $(HOST) --port $(PORT) --call webapp:create_app
 
-# Debian packages the browser tests need: Chromium (driven by Playwright; its
-# own browser download is never used) and fonts for Japanese, Chinese and
-# Korean pages.  BIZ UD Gothic, the stylesheet's first choice, is installed
-# when the release has it.  Nothing happens when everything is installed.
-SYSTEM_PACKAGES := chromium fonts-noto-cjk
-OPTIONAL_SYSTEM_PACKAGES := fonts-morisawa-bizud-gothic
+# Debian packages: Chromium for the browser tests (driven by Playwright; its
+# own browser download is never used); BIZ UD Gothic, the Japanese UD font of
+# the printed forms and the stylesheet's first choice; TrueType fonts for the
+# Chinese and Korean lines of printed signs (PDF embedding needs TrueType
+# outlines, which Noto CJK lacks); Noto CJK for the pages in the browser.
+# Nothing happens when everything is installed.
+SYSTEM_PACKAGES := chromium fonts-noto-cjk fonts-morisawa-bizud-gothic fonts-wqy-microhei fonts-nanum
+OPTIONAL_SYSTEM_PACKAGES :=
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 system-deps:
@@ -81,7 +90,7 @@ system-deps:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-test: install system-deps
+test: install
 	$(BIN)/python -m pytest -q
 
 clean:

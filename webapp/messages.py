@@ -65,6 +65,7 @@ ERROR_TEXT = {
     "consent_required": _l("Tick the box to agree to how we use this information."),
     "invalid_repeat_end": _l("Enter when the repeats end: a date after the first class, or a number of classes from 2 to 400."),
     "helpers_above_max": _l("More helpers are already booked than the new maximum."),
+    "font_missing": _l("A font needed for printing is missing. Please ask the system administrator to run the set-up again."),
     "content_invalid": _l("The content files have a problem."),
 }
 

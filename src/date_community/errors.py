@@ -67,6 +67,7 @@ MESSAGES: dict[str, str] = {
     "consent_required": "Consent to keep the personal data is required.",
     "invalid_repeat_end": "A repeat needs an end date after the first session or a number of sessions (2 to 400).",
     "helpers_above_max": "More helpers are already booked than the new maximum.",
+    "font_missing": "A font needed for printing is not installed.",
     "content_invalid": "The content files are not valid.",
 }
 
