@@ -11,25 +11,44 @@ import statistics
 import time
 
 
-async def _client(host, port, paths, deadline, latencies, errors, statuses):
+async def _exchange(reader, writer, host, port, path):
+    """One request and its full response: (status, head)."""
+    request = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept-Language: ja\r\n"
+               "Connection: keep-alive\r\n\r\n").encode()
+    writer.write(request)
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    await reader.readexactly(length)
+    return status, head
+
+
+def _location(head: bytes) -> str | None:
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"location:"):
+            return line.split(b":", 1)[1].strip().decode()
+    return None
+
+
+async def _client(host, port, paths, deadline, latencies, errors, statuses, follow_redirects=False):
     reader, writer = await asyncio.open_connection(host, port)
     i = 0
     try:
         while time.perf_counter() < deadline:
             path = paths[i % len(paths)]
             i += 1
-            request = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept-Language: ja\r\n"
-                       "Connection: keep-alive\r\n\r\n").encode()
             t0 = time.perf_counter()
-            writer.write(request)
-            await writer.drain()
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head.split(b" ", 2)[1])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            await reader.readexactly(length)
+            status, head = await _exchange(reader, writer, host, port, path)
+            # With follow_redirects a "request" is the redirect plus the page
+            # it points to, timed together, as a browser experiences it.
+            if follow_redirects and status in (301, 302, 303, 307, 308) and b"connection: close" not in head.lower():
+                target = _location(head)
+                if target and target.startswith("/"):
+                    status, head = await _exchange(reader, writer, host, port, target)
             latencies.append(time.perf_counter() - t0)
             statuses[status] = statuses.get(status, 0) + 1
             if status >= 400:
@@ -41,20 +60,21 @@ async def _client(host, port, paths, deadline, latencies, errors, statuses):
         writer.close()
 
 
-async def _run(host, port, paths, clients, seconds):
+async def _run(host, port, paths, clients, seconds, follow_redirects=False):
     latencies: list[float] = []
     errors: list[int] = []
     statuses: dict[int, int] = {}
     start = time.perf_counter()
     deadline = start + seconds
-    await asyncio.gather(*(_client(host, port, paths, deadline, latencies, errors, statuses)
+    await asyncio.gather(*(_client(host, port, paths, deadline, latencies, errors, statuses, follow_redirects)
                            for _ in range(clients)))
     elapsed = time.perf_counter() - start
     return latencies, errors, statuses, elapsed
 
 
-def measure(host: str, port: int, paths: list[str], *, clients: int = 32, seconds: float = 8.0) -> dict:
-    latencies, errors, statuses, elapsed = asyncio.run(_run(host, port, paths, clients, seconds))
+def measure(host: str, port: int, paths: list[str], *, clients: int = 32, seconds: float = 8.0,
+            follow_redirects: bool = False) -> dict:
+    latencies, errors, statuses, elapsed = asyncio.run(_run(host, port, paths, clients, seconds, follow_redirects))
     latencies.sort()
 
     def pct(p):

@@ -171,7 +171,27 @@ def make_web_records(db, volunteer_id: int) -> dict:
         "venue_id": venue["id"], "venue": venue["slug"], "slug": venue["slug"],
         "topic_id": topic["id"], "topic": topic["code"], "code": topic["code"],
         "day": day, "date": day, "year": start.year, "month": start.month, "page": 1,
+        "filename": "no-such-photo.jpg",  # /sites/photos/<filename>: a 404, never a 500
+        **paper_form_records(db, start.date()),
+        **_tourism_records(db),
     }
+
+
+def _tourism_records(db) -> dict:
+    """A real tourist site and tour (the first loaded ones, else two made here)."""
+    from date_community.tourism import sites as tourism_sites, tours as tourism_tours
+
+    site = next(iter(db.query("SELECT slug FROM tourism_sites ORDER BY sort_order, slug LIMIT 1")), None)
+    if site is None:
+        for slug, code, lat in (("web-test-site", "DT98", 37.81), ("web-test-site-2", "DT97", 37.82)):
+            tourism_sites.save_site(db, {"slug": slug, "code": code, "district": "保原", "lat": lat, "lon": 140.56,
+                                         "coord_quality": "sourced", "texts": {"ja": {"name": "見本の観光地"}}},
+                                    actor="test")
+        tourism_tours.save_tour(db, {"slug": "web-test-tour", "sites": ["web-test-site", "web-test-site-2"],
+                                     "texts": {"ja": {"name": "見本の散歩道"}}}, actor="test")
+        site = {"slug": "web-test-site"}
+    tour = next(iter(db.query("SELECT slug FROM tourism_tours ORDER BY sort_order, slug LIMIT 1")), None)
+    return {"site_slug": site["slug"], "tour_slug": tour["slug"] if tour else "web-test-tour", "locale": "en"}
 
 
 @pytest.fixture
@@ -210,3 +230,86 @@ def db_snapshot(db_path) -> dict:
                 for t in tables if t not in {"audit_log", "login_sessions"}}
     finally:
         conn.close()
+
+
+# --- tourism --------------------------------------------------------------------
+
+@pytest.fixture
+def sites_db(catalog_db):
+    """``catalog_db`` plus the real tourist sites and walking tours from content/.
+
+    Request it before ``client``/``app`` in a test's arguments: they share
+    ``db_path``, so the web app then sees the sites."""
+    from date_community.tourism import content_load
+
+    content_load.load_dir(catalog_db, content.content_dir(), actor="test")
+    return catalog_db
+
+
+# --- paper forms ------------------------------------------------------------------
+
+def tiny_png(shade: int = 200, size: tuple[int, int] = (40, 20)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("L", size, shade).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def paper_form_records(db, day) -> dict:
+    """A printed form version and one scanned sheet waiting for review, made
+    without the image reader: the sheet's read result is written as the reader
+    would return it (every box certain and empty except the consent box)."""
+    from date_community.forms import reader, records
+
+    prepared = records.prepare_print(db, "city-hall", day, day, 1, actor="test")
+    layout = prepared["layout"]
+    read = reader.SheetRead(status="ok", form_version=prepared["version"], serial=prepared["serials"][0],
+                            residual_mm=0.2, confidence=0.9)
+    for box in layout.boxes:
+        state = "marked" if box.kind == "consent" else "empty"
+        read.boxes[box.key] = reader.BoxRead(box.key, state, 0.9, 0.3 if state == "marked" else 0.0, "")
+        read.box_crops[box.key] = tiny_png()
+    for fld in layout.fields:
+        read.field_crops[fld.key] = tiny_png(120, (200, 30))
+    read.page_png = tiny_png(230, (210, 297))
+    batch_id = records.record_batch(db, [records.PageResult("scan.pdf", 1, read=read)], actor="test")
+    sheet_id = next(db.query("SELECT id FROM scanned_sheets WHERE batch_id = ?", [batch_id]))["id"]
+    return {"version": prepared["version"], "batch_id": batch_id, "sheet_id": sheet_id, "crop_key": "field:name"}
+
+
+@pytest.fixture
+def make_scanned_sheet(catalog_db):
+    """A scanned sheet waiting for review, with box states chosen by the test.
+
+    ``states`` maps box keys (``session:<id>``, ``device:iphone``, ``consent``)
+    to "marked", "empty" or "uncertain"; boxes not named are empty.  The
+    layout is the real one printed for ``venue`` and the period ``day``..``day_to``.
+    """
+    from date_community.forms import reader, records
+
+    def factory(*, venue: str = "city-hall", day, day_to=None, states: dict | None = None,
+                confidence: float | None = None) -> dict:
+        states = states or {}
+        prepared = records.prepare_print(catalog_db, venue, day, day_to or day, 1, actor="test")
+        layout = prepared["layout"]
+        read = reader.SheetRead(status="ok", form_version=prepared["version"], serial=prepared["serials"][0],
+                                residual_mm=0.2)
+        for box in layout.boxes:
+            state = states.get(box.key, "empty")
+            sure = 0.3 if state == "uncertain" else 0.95
+            read.boxes[box.key] = reader.BoxRead(box.key, state, sure, 0.2 if state != "empty" else 0.0,
+                                                 "faint" if state == "uncertain" else "")
+            read.box_crops[box.key] = tiny_png()
+        for fld in layout.fields:
+            read.field_crops[fld.key] = tiny_png(120, (200, 30))
+        read.page_png = tiny_png(230, (210, 297))
+        read.confidence = confidence if confidence is not None else min(b.confidence for b in read.boxes.values())
+        batch_id = records.record_batch(catalog_db, [records.PageResult("scan.pdf", 1, read=read)], actor="test")
+        sheet = next(catalog_db.query("SELECT id, serial FROM scanned_sheets WHERE batch_id = ?", [batch_id]))
+        return {"sheet_id": sheet["id"], "serial": sheet["serial"], "batch_id": batch_id, "layout": layout,
+                "version": prepared["version"]}
+
+    return factory

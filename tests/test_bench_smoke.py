@@ -66,3 +66,22 @@ def test_month_listing_never_scans_a_whole_table(catalog_db, make_session):
         plan = [r["detail"] for r in catalog_db.query("EXPLAIN QUERY PLAN " + sql, params)]
         scans = [line for line in plan if line.startswith("SCAN")]
         assert not scans, f"full scans in the listing: {scans}\n" + "\n".join(plan)
+
+
+def test_tourism_bench_quick_runs_and_prints_its_figures():
+    # bench/tourism.py: a QR scan (/q/<code> + the site page) against the bare route
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "tourism.py"), "--quick", "--clients", "8"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    expected = [
+        rf"baseline: bare route /bench/bare:\s+{NUMBER} req/s\s+p50 {NUMBER} ms\s+p99 {NUMBER} ms\s+errors 0",
+        rf"figure:\s+scan /q/<code> \+ site page:\s+{NUMBER} scans/s\s+p50 {NUMBER} ms\s+p99 {NUMBER} ms\s+errors 0",
+        rf"ratio:\s+scans / bare route:\s+{NUMBER}",
+        r"target:\s+ratio >= 0.5\s+(met|MISSED)",
+        r"target:\s+scan p99 < 50 ms\s+(met|MISSED)",
+        rf"check:\s+scans counted in sign_scans:\s+{NUMBER} for {NUMBER} completed scans",
+    ]
+    missing = [pattern for pattern in expected if not re.search(pattern, out)]
+    assert not missing, f"bench output lacks {missing}:\n{out}"
+    assert not list(ROOT.glob("bench/*.db"))

@@ -84,6 +84,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(volunteer.bp, url_prefix="/volunteer")
     app.register_blueprint(volunteer.feed_bp)  # /calendar/<token>.ics: no login, the token is the key
     app.register_blueprint(staff.bp, url_prefix="/staff")
+    from . import tourism
+
+    app.register_blueprint(tourism.bp)  # /sites, /tours, /map: public pages for visitors
+    from . import signs
+
+    app.register_blueprint(signs.bp)  # /q/<code>: the QR signs' landing URL, counts scans
+    from . import opendata
+
+    app.register_blueprint(opendata.bp)  # /opendata/*.csv, /api/sites.geojson: open data downloads
+    from . import ar
+
+    app.register_blueprint(ar.bp)  # /sites/<slug>/ar (AR camera view), /api/sites/nearby.json
 
     @app.context_processor
     def inject():

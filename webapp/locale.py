@@ -29,6 +29,12 @@ def select_locale() -> str:
 
 def remember_choice(response):
     chosen = g.get("set_lang_cookie")
+    # The QR landing pages (/q/<code>, /q) set no cookie at all: a scan is
+    # counted by site, day and language only, and its response must not
+    # leave anything on the visitor's phone.  The site page they redirect to
+    # carries ?lang= and remembers the choice there.
+    if chosen and (request.path == "/q" or request.path.startswith("/q/")):
+        chosen = None
     if chosen:
         response.set_cookie(COOKIE, chosen, max_age=COOKIE_MAX_AGE, samesite="Lax", httponly=True,
                             secure=request.is_secure)

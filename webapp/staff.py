@@ -17,3 +17,6 @@ def index():
 
 from . import staff_people  # noqa: E402,F401
 from . import staff_planning  # noqa: E402,F401
+from . import staff_signs  # noqa: E402,F401
+from . import staff_forms  # noqa: E402,F401
+from . import staff_tourism  # noqa: E402,F401

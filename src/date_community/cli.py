@@ -728,5 +728,11 @@ def outbox_requeue(message_id: int) -> None:
     emit({"requeued": message_id}, f"Message {message_id} is queued again.")
 
 
+from . import cli_signs  # noqa: E402,F401
+from . import cli_forms  # noqa: E402,F401
+from . import cli_opendata  # noqa: E402,F401
+from . import cli_tourism  # noqa: E402,F401
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

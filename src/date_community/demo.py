@@ -13,6 +13,7 @@ import random
 from . import accounts, content, people, timeutil
 from .errors import DateCommunityError
 from .scheduling import bookings, sessions, shifts
+from .tourism import content_load
 
 STAFF_LOGIN = ("staff", "staff-demo-pass")
 VOLUNTEER_LOGIN = ("volunteer", "volunteer-demo-pass")
@@ -47,6 +48,8 @@ def load_demo(db, *, today: dt.date | None = None, seed: int = 2026, content_pat
         return {"loaded": False, "logins": logins()}
     rng = random.Random(seed)
     counts = content.load_catalog(db, content_path)
+    # Tourist sites and walking tours live in the same content folder.
+    counts.update(content_load.load_dir(db, content.content_dir(content_path), actor="demo"))
     today = today or timeutil.now().date()
     topics = [t["code"] for t in db.query("SELECT code FROM topics ORDER BY sort_order")]
     first_monday = today + dt.timedelta(days=(7 - today.weekday()) % 7 or 7)
@@ -112,6 +115,7 @@ def load_demo(db, *, today: dt.date | None = None, seed: int = 2026, content_pat
     accounts.create_user(db, username=VOLUNTEER_LOGIN[0], password=VOLUNTEER_LOGIN[1], role="volunteer",
                          volunteer_id=volunteer_ids[0], actor="demo")
     return {"loaded": True, "venues": counts["venues"], "topics": counts["topics"],
+            "sites": counts["sites"], "tours": counts["tours"],
             "sessions": len(session_ids) + len(series["session_ids"]), "series_id": series["series_id"],
             "residents": len(residents), "volunteers": len(volunteer_ids), "bookings": booked,
             "logins": logins()}

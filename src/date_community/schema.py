@@ -212,3 +212,182 @@ def shifts_by_session(db):
     # count scanned the whole shifts table once per listed session: seconds
     # for a month on a ten-year database.
     db.executescript("CREATE INDEX IF NOT EXISTS idx_shifts_session ON shifts(session_id, status);")
+
+
+LOCALES = ("ja", "en", "zh_Hans", "zh_Hant", "ko")
+COORD_QUALITIES = ("sourced", "approx", "missing")
+
+
+@migrations(name="0004_tourism")
+def tourism(db):
+    # Tourist sites, their texts per language and walking tours.  The CHECK on
+    # coordinates means a site either says honestly that it has no coordinate
+    # or has one inside the WGS84 range: the map never gets a half position.
+    db.executescript(
+        f"""
+CREATE TABLE tourism_sites (
+    id INTEGER PRIMARY KEY,
+    slug TEXT NOT NULL UNIQUE,
+    code TEXT NOT NULL UNIQUE,
+    marker_id INTEGER UNIQUE CHECK (marker_id IS NULL OR (marker_id BETWEEN 0 AND 63)),
+    categories TEXT NOT NULL DEFAULT '',
+    district TEXT CHECK (district IS NULL OR district IN {_in(DISTRICTS)}),
+    sort_order INTEGER NOT NULL DEFAULT 0,
+    lat REAL,
+    lon REAL,
+    coord_quality TEXT NOT NULL DEFAULT 'missing' CHECK (coord_quality IN {_in(COORD_QUALITIES)}),
+    coord_source TEXT NOT NULL DEFAULT '',
+    address TEXT NOT NULL DEFAULT '',
+    address_note TEXT NOT NULL DEFAULT '',
+    open_days TEXT NOT NULL DEFAULT '',
+    opens TEXT NOT NULL DEFAULT '',
+    closes TEXT NOT NULL DEFAULT '',
+    fee_free INTEGER NOT NULL DEFAULT 0 CHECK (fee_free IN (0, 1)),
+    contact_name TEXT NOT NULL DEFAULT '',
+    contact_phone TEXT NOT NULL DEFAULT '',
+    contact_ext TEXT NOT NULL DEFAULT '',
+    sources TEXT NOT NULL DEFAULT '[]',
+    published INTEGER NOT NULL DEFAULT 1 CHECK (published IN (0, 1)),
+    updated_at TEXT NOT NULL,
+    CHECK (coord_quality = 'missing' OR (lat IS NOT NULL AND lon IS NOT NULL
+           AND lat BETWEEN -90 AND 90 AND lon BETWEEN -180 AND 180))
+);
+CREATE TABLE tourism_site_texts (
+    site_id INTEGER NOT NULL REFERENCES tourism_sites(id) ON DELETE CASCADE,
+    locale TEXT NOT NULL CHECK (locale IN {_in(LOCALES)}),
+    name TEXT NOT NULL DEFAULT '',
+    kana TEXT NOT NULL DEFAULT '',
+    summary TEXT NOT NULL DEFAULT '',
+    body_md TEXT NOT NULL DEFAULT '',
+    hours TEXT NOT NULL DEFAULT '',
+    closed TEXT NOT NULL DEFAULT '',
+    fee TEXT NOT NULL DEFAULT '',
+    access TEXT NOT NULL DEFAULT '',
+    parking TEXT NOT NULL DEFAULT '',
+    barrier_free TEXT NOT NULL DEFAULT '',
+    version INTEGER NOT NULL DEFAULT 1 CHECK (version >= 1),
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (site_id, locale)
+);
+CREATE TABLE tourism_site_images (
+    id INTEGER PRIMARY KEY,
+    site_id INTEGER NOT NULL REFERENCES tourism_sites(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    file TEXT NOT NULL,
+    licence TEXT NOT NULL DEFAULT '',
+    credit TEXT NOT NULL DEFAULT '',
+    source_url TEXT NOT NULL DEFAULT '',
+    alt TEXT NOT NULL DEFAULT '{{}}',
+    UNIQUE (site_id, position)
+);
+CREATE TABLE tourism_tours (
+    id INTEGER PRIMARY KEY,
+    slug TEXT NOT NULL UNIQUE,
+    sort_order INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE tourism_tour_texts (
+    tour_id INTEGER NOT NULL REFERENCES tourism_tours(id) ON DELETE CASCADE,
+    locale TEXT NOT NULL CHECK (locale IN {_in(LOCALES)}),
+    name TEXT NOT NULL DEFAULT '',
+    summary TEXT NOT NULL DEFAULT '',
+    version INTEGER NOT NULL DEFAULT 1 CHECK (version >= 1),
+    PRIMARY KEY (tour_id, locale)
+);
+CREATE TABLE tourism_tour_stops (
+    tour_id INTEGER NOT NULL REFERENCES tourism_tours(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    site_id INTEGER NOT NULL REFERENCES tourism_sites(id),
+    PRIMARY KEY (tour_id, position)
+);
+CREATE INDEX idx_tourism_tour_stops_site ON tourism_tour_stops(site_id);
+"""
+    )
+
+
+@migrations(name="0006_sign_scans")
+def sign_scans(db):
+    # One counter per sign, day (Asia/Tokyo) and resolved language, and nothing
+    # else: no address, user agent, cookie or time of day is ever stored, so the
+    # table cannot be used to follow a visitor.  WITHOUT ROWID keeps the rows
+    # in primary-key order, which is also the order the UPSERT looks them up in.
+    db.executescript(
+        f"""
+CREATE TABLE sign_scans (
+    site_id INTEGER NOT NULL REFERENCES tourism_sites(id) ON DELETE CASCADE,
+    day TEXT NOT NULL CHECK (day GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+    locale TEXT NOT NULL CHECK (locale IN {_in(LOCALES)}),
+    count INTEGER NOT NULL DEFAULT 1 CHECK (count >= 1),
+    PRIMARY KEY (site_id, day, locale)
+) WITHOUT ROWID;
+CREATE INDEX idx_sign_scans_day ON sign_scans(day);
+"""
+    )
+
+
+SCAN_STATUSES = ("ok", "not_our_form", "blank", "unreadable_id", "bad_geometry", "already_scanned",
+                 "duplicate_in_batch", "unknown_version", "unreadable_file")
+REVIEW_STATES = ("pending", "confirmed", "discarded")
+
+
+@migrations(name="0005_paper_forms")
+def paper_forms(db):
+    # Paper sign-up forms: each printed design (a venue's sessions in a period)
+    # is a form version whose layout is kept as the JSON printed beside the PDF,
+    # so a sheet can be read years later even if the printing code changes.
+    # Serials are global and never reused, so one serial names one sheet of paper.
+    # A scanned page keeps its rectified image and crops only until the
+    # retention date (purge_after); purging blanks them and keeps the row.
+    db.executescript(
+        f"""
+CREATE TABLE form_versions (
+    version TEXT PRIMARY KEY,
+    venue_id INTEGER NOT NULL REFERENCES venues(id),
+    date_from TEXT NOT NULL,
+    date_to TEXT NOT NULL,
+    layout_json TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE form_sheets (
+    serial INTEGER PRIMARY KEY,
+    version TEXT NOT NULL REFERENCES form_versions(version),
+    printed_at TEXT NOT NULL,
+    printed_by TEXT NOT NULL
+);
+CREATE INDEX idx_form_sheets_version ON form_sheets(version);
+CREATE TABLE scan_batches (
+    id INTEGER PRIMARY KEY,
+    uploaded_at TEXT NOT NULL,
+    uploaded_by TEXT NOT NULL,
+    file_count INTEGER NOT NULL DEFAULT 0,
+    page_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE scanned_sheets (
+    id INTEGER PRIMARY KEY,
+    batch_id INTEGER NOT NULL REFERENCES scan_batches(id),
+    page_no INTEGER NOT NULL,
+    source_name TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL CHECK (status IN {_in(SCAN_STATUSES)}),
+    serial INTEGER,
+    version TEXT,
+    confidence REAL NOT NULL DEFAULT 0,
+    upside_down INTEGER NOT NULL DEFAULT 0 CHECK (upside_down IN (0, 1)),
+    review_state TEXT NOT NULL CHECK (review_state IN {_in(REVIEW_STATES)}),
+    result_json TEXT NOT NULL DEFAULT '{{}}',
+    image BLOB,
+    crops TEXT,
+    resident_id INTEGER REFERENCES residents(id),
+    confirmed_at TEXT,
+    confirmed_by TEXT,
+    discarded_at TEXT,
+    discarded_by TEXT,
+    purge_after TEXT,
+    purged_at TEXT,
+    CHECK ((review_state = 'confirmed') = (confirmed_at IS NOT NULL))
+);
+CREATE INDEX idx_scanned_sheets_batch ON scanned_sheets(batch_id, page_no);
+CREATE INDEX idx_scanned_sheets_serial ON scanned_sheets(serial, review_state);
+CREATE INDEX idx_scanned_sheets_queue ON scanned_sheets(review_state, confidence);
+-- one confirmed sheet per serial: a sheet of paper books its sessions once
+CREATE UNIQUE INDEX uq_scanned_sheets_confirmed ON scanned_sheets(serial) WHERE review_state = 'confirmed';
+"""
+    )

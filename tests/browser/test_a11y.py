@@ -27,7 +27,7 @@ MIN_TEXT_PX = 18
 NARROW = 320
 
 AREAS = {  # area: (login, where the crawl starts, the prefix it stays in)
-    "public": (None, ["/", "/classes", "/login"], "/"),
+    "public": (None, ["/", "/classes", "/login", "/sites", "/tours", "/map"], "/"),
     "volunteer": (demo.VOLUNTEER_LOGIN, ["/volunteer/"], "/volunteer"),
     "staff": (demo.STAFF_LOGIN, ["/staff/"], "/staff"),
 }
@@ -46,7 +46,10 @@ def page_type(url: str) -> str:
     """/staff/sessions/12?promoted=3 → /staff/sessions/<n>?promoted"""
     parts = urlsplit(url)
     keys = sorted({k for k, _ in parse_qsl(parts.query) if k != "lang"})
-    return re.sub(r"/\d+(?=/|$)", "/<n>", parts.path) + ("?" + "&".join(keys) if keys else "")
+    path = re.sub(r"/\d+(?=/|$)", "/<n>", parts.path)
+    # tourist sites and tours are named by slug: one page of each kind is enough
+    path = re.sub(r"^/(sites|tours)/[a-z0-9-]+(?=/|$)", r"/\1/<slug>", path)
+    return path + ("?" + "&".join(keys) if keys else "")
 
 
 def without_lang(url: str) -> str:
@@ -122,7 +125,7 @@ def site_pages(browser, live_server) -> dict[str, list[tuple[str, bool]]]:
 def test_the_crawl_finds_every_area(site_pages):
     # guards the crawl itself: an empty list would pass every check below
     public = {page_type(p) for p, _ in site_pages["public"]}
-    assert {"/", "/classes", "/classes/<n>", "/login", "/no-such-page"} <= public
+    assert {"/", "/classes", "/classes/<n>", "/login", "/no-such-page", "/sites", "/tours", "/map"} <= public
     assert any(has_form for _, has_form in site_pages["public"])  # at least the login form
     assert site_pages["volunteer"] and site_pages["staff"]
 

@@ -1,0 +1,1 @@
+"""Paper sign-up forms: layout, printing, reading (pure) and their records."""
