@@ -50,9 +50,8 @@ def render_masters(layout: layout_mod.Layout, serials: list[int], dpi: int = MAS
     try:
         pages = {}
         for serial, page in zip(serials, doc):
-            bitmap = page.render(scale=dpi / 72, grayscale=True)
-            pages[serial] = np.array(bitmap.to_numpy()[:, :, 0] if bitmap.to_numpy().ndim == 3
-                                     else bitmap.to_numpy(), dtype=np.uint8)
+            arr = page.render(scale=dpi / 72, grayscale=True).to_numpy()
+            pages[serial] = np.array(arr[:, :, 0] if arr.ndim == 3 else arr, dtype=np.uint8)
             page.close()
         return pages
     finally:

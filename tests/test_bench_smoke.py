@@ -85,3 +85,27 @@ def test_tourism_bench_quick_runs_and_prints_its_figures():
     missing = [pattern for pattern in expected if not re.search(pattern, out)]
     assert not missing, f"bench output lacks {missing}:\n{out}"
     assert not list(ROOT.glob("bench/*.db"))
+
+
+def test_forms_bench_quick_runs_and_prints_its_figures():
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "forms.py"), "--quick"],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    expected = [
+        r"\[1\] sheets per second, one process",
+        rf"baseline: decode PNG \+ grey:\s+{NUMBER} sheets/s",
+        rf"figure:\s+decode \+ read_sheet:\s+{NUMBER} sheets/s\s+\(6/6 read ok\)",
+        rf"ratio:\s+figure / baseline:\s+{NUMBER}",
+        r"target:\s+>= 4 sheets/s\s+(met|MISSED)",
+        r"\[2\] sheets per second, 2 worker processes",
+        rf"figure:\s+2 processes, aggregate:\s+{NUMBER} sheets/s",
+        r"\[3\] peak memory",
+        rf"figure:\s+peak RSS, this process:\s+{NUMBER} MB",
+        r"target:\s+<= 500 MB\s+(met|MISSED)",
+        r"SUMMARY",
+        rf"sheets/s, one process\s+{NUMBER}/s\s+{NUMBER}/s\s+{NUMBER}",
+        rf"peak RSS \(MB\)\s+-\s+{NUMBER} MB",
+    ]
+    missing = [pattern for pattern in expected if not re.search(pattern, out)]
+    assert not missing, f"bench output lacks {missing}:\n{out}"

@@ -92,11 +92,11 @@ def scan(code: str):
     try:
         site = sign_scans().scan(code, locale)
     except DateCommunityError as exc:
-        # A counter that could not be written must not stop the visitor:
-        # they still get the page, the scan is just not counted.
-        log.warning("scan not counted: %s", exc.code)
+        # Counts that could not be written (database busy) must not stop the
+        # visitor: they still get the page, and the counts stay in the
+        # buffer for the next flush.
+        log.warning("scan counts not written yet: %s", exc.code)
         site = sites.site_by_code(get_db(), code)
-        # (the scan stays in the buffer and is written with the next flush)
     if site is None:
         return _entry_page(typed=code[:40], not_found=True, status=404)
     return security.no_store(redirect(_site_page(site["slug"], locale), 302))

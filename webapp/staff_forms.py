@@ -40,7 +40,9 @@ ACCEPT = ".pdf,.png,.jpg,.jpeg,.tif,.tiff,application/pdf,image/png,image/jpeg,i
 
 GSI_TILE_HOST = "https://cyberjapandata.gsi.go.jp"
 GSI_TILES = GSI_TILE_HOST + "/xyz/std/{z}/{x}/{y}.png"
-GSI_ATTRIBUTION = '<a href="https://maps.gsi.go.jp/development/ichiran.html">国土地理院</a>'
+# GSI asks for its name as the credit; it is printed under the map as plain text and a link,
+# so the map itself stays one still picture with nothing focusable inside.
+GSI_CREDIT_URL = "https://maps.gsi.go.jp/development/ichiran.html"
 # Only the slips page draws a map, so only it lets images come from the tile server.
 SLIP_CSP = security.csp_with_images_from(GSI_TILE_HOST)
 
@@ -399,7 +401,7 @@ def forms_slips(sheet_id: int):
         slips.append({"booking": item, "s": s, "located": located, "map_link": link,
                       "qr": qr_data_uri(link) if link else None})
     body, status = _render("slips.html", title=_("Admission slips"), result=result, slips=slips,
-                           tiles=GSI_TILES, attribution=GSI_ATTRIBUTION)
+                           tiles=GSI_TILES, attribution_url=GSI_CREDIT_URL)
     response = Response(body, status=status, mimetype="text/html")
     response.headers["Content-Security-Policy"] = SLIP_CSP
     return response

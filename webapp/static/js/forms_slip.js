@@ -10,11 +10,10 @@ document.addEventListener("DOMContentLoaded", function () {
     // printed page and screen readers treat it as one image.
     var map = L.map(el, {
       zoomControl: false, dragging: false, scrollWheelZoom: false, doubleClickZoom: false,
-      boxZoom: false, keyboard: false, touchZoom: false, tap: false, attributionControl: true
+      boxZoom: false, keyboard: false, touchZoom: false, tap: false, attributionControl: false
     }).setView([lat, lon], 16);
-    L.tileLayer(el.getAttribute("data-tiles"), {
-      maxZoom: 18, attribution: el.getAttribute("data-attribution")
-    }).addTo(map);
+    // The credit (国土地理院) is printed under the map by the page itself.
+    L.tileLayer(el.getAttribute("data-tiles"), { maxZoom: 18 }).addTo(map);
     L.marker([lat, lon], { keyboard: false, interactive: false }).addTo(map);
     el.removeAttribute("tabindex");
   });
