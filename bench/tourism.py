@@ -18,6 +18,7 @@ import argparse
 import sqlite3
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +77,9 @@ def main() -> None:
             run_load(port, [f"/q/{c}" for c in codes], args.clients, 0.5, True)
             baseline = run_load(port, ["/bench/bare"], args.clients, seconds, False)
             figure = run_load(port, [f"/q/{c}" for c in codes], args.clients, seconds, True)
+            # The server writes buffered scan counts every 2 s; give it the
+            # time before stopping it (a SIGTERM skips the exit-time flush).
+            time.sleep(2.5)
         finally:
             proc.terminate()
             proc.wait(10)

@@ -192,6 +192,8 @@ BROKEN = [
     (lambda b: _rename_folder(b, "sites/beta", "sites/Beta Site"), ("sites/Beta Site", 0, "slug")),
     # tour language that does not exist
     (lambda b: edit(b, "tours/walk.toml", "[text.en]", "[text.fr]"), ("tours/walk.toml", 9, "text.fr")),
+    # tour translation without "translates": reported at its table's line
+    (lambda b: edit(b, "tours/walk.toml", "translates = 1\n", ""), ("tours/walk.toml", 9, "text.en.translates")),
     # tour translation newer than the Japanese
     (lambda b: edit(b, "tours/walk.toml", "translates = 1", "translates = 4"), ("tours/walk.toml", 11, "text.en.translates")),
 ]

@@ -160,7 +160,8 @@ def _want_str(doc: _Doc, table: dict[str, Any], key: str, prefix: str = "") -> s
 def _want_int(doc: _Doc, table: dict[str, Any], key: str, prefix: str = "", *, required: bool = False) -> Any:
     if key not in table:
         if required:
-            raise doc.error(prefix.rstrip(".") if prefix else key, f"'{key}' is missing")
+            # The key is absent: KeyLines falls back to the line of its table.
+            raise doc.error(f"{prefix}{key}", f"'{key}' is missing")
         return None
     value = table[key]
     if isinstance(value, bool) or not isinstance(value, int):
