@@ -171,3 +171,22 @@ def test_nearby_json_places_only_sourced_coordinates(ar_client):
     assert {(s["slug"], s["coord_quality"]) for s in data["unplaced"]} == {("yanagawa-jo", "approx"),
                                                                            ("takako-numa", "missing")}
     assert all("lat" not in s for s in data["unplaced"])
+
+
+def test_location_mode_section_hands_its_texts_to_the_script(ar_client):
+    page = ar_client.get("/sites/takako-numa/ar?lang=en").get_data(as_text=True)
+    # Location mode does not need a marker: a site without one still offers it.
+    assert re.search(r'<button type="button" id="places-start" class="button" hidden>'
+                     r"Show nearby sites in the camera</button>", page)
+    section = page[page.index('id="places"') - 200:page.index('id="places-title"')]
+    attrs = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', section))
+    assert attrs["radius-m"] == str(ar.PLACES_RADIUS_M) == "20000"
+    assert attrs["state"] == "idle"
+    # {n} is filled in by the script; every reason it may give has its text.
+    assert attrs["msg-placed"] == "Sites placed in the camera view: {n}. Turn slowly to find their labels."
+    assert attrs["msg-noplaces"] == "None of our sites with a known location is within 20 km of you."
+    for key in ("locating", "starting", "insecure", "nocamera", "denied", "failed", "unsupported",
+                "locationdenied", "locationfailed", "stopped"):
+        assert attrs["msg-" + key], key
+    # The live region that says how many sites were placed.
+    assert '<p id="places-status" class="ar-status" role="status" aria-live="polite"></p>' in page

@@ -9,7 +9,9 @@ marker printed on the site's sign (date_community.tourism.marker).
 
 "Sites near you" asks for the phone's position after a tap and sorts the sites
 by distance in the browser, from /api/sites/nearby.json: the position never
-leaves the phone.
+leaves the phone.  "Show nearby sites in the camera" (location mode) uses the
+same position and list to stand a label in the direction of each site within
+PLACES_RADIUS_M, with AR.js's gps-new-camera and gps-new-entity-place.
 
 A-Frame and AR.js need a looser Content-Security-Policy than the rest of the
 site; only the AR page gets it (AR_CSP below).
@@ -60,6 +62,11 @@ VENDOR = {
     # AR.js would fetch the camera model from a remote default URL; ours is local.
     "camera": "vendor/arjs/camera_para.dat",
 }
+
+# Location mode places a label in the camera view only for sites within this
+# distance: the whole city fits inside it, and a visitor far away (at home, on
+# the train) is told there is nothing near instead of seeing labels 200 km off.
+PLACES_RADIUS_M = 20_000
 
 # The arrow beside a direction is turned by a CSS class (no style attributes).
 ARROW_CLASSES = {point: f"arrow-{point.lower()}" for point in COMPASS_WORDS}
@@ -132,6 +139,22 @@ def _site_ar_page(slug: str) -> str:
         "kilometres": _("%(n)s km", n="{n}"),
         "item": _("%(distance)s to the %(direction)s", distance="{distance}", direction="{direction}"),
     }
+    # Location mode: the camera with a label standing in the direction of each nearby site.
+    places_messages = {
+        "locating": nearby_messages["locating"],
+        "starting": messages["starting"],
+        "placed": _("Sites placed in the camera view: %(n)s. Turn slowly to find their labels.", n="{n}"),
+        "noplaces": _("None of our sites with a known location is within %(km)s km of you.",
+                      km=PLACES_RADIUS_M // 1000),
+        "insecure": messages["insecure"],
+        "nocamera": messages["nocamera"],
+        "denied": messages["denied"],
+        "failed": messages["failed"],
+        "unsupported": nearby_messages["unsupported"],
+        "locationdenied": _("Your location was not allowed, so the sites cannot be placed in the camera view."),
+        "locationfailed": nearby_messages["failed"],
+        "stopped": messages["stopped"],
+    }
     return render_template(
         "ar/site.html", s=s, following=following, unplaced=unplaced,
         direction=_direction_text(following) if following else "",
@@ -141,6 +164,7 @@ def _site_ar_page(slug: str) -> str:
         vendor={key: url_for("static", filename=path) for key, path in VENDOR.items()},
         marker_type=marker.MATRIX_CODE_TYPE, pattern_ratio=marker.PATTERN_RATIO,
         label_next=_label_next(following), messages=messages, nearby_messages=nearby_messages,
+        places_messages=places_messages, places_radius_m=PLACES_RADIUS_M,
         compass_words={k: str(v) for k, v in COMPASS_WORDS.items()},
         nearby_url=url_for("ar.nearby", lang=locale),
         title=_("AR view: %(name)s", name=s["name"]))

@@ -59,7 +59,8 @@ STATUS_LABELS = {
 }
 REVIEW_LABELS = {"pending": _l("Waiting for review"), "confirmed": _l("Confirmed"), "discarded": _l("Set aside")}
 BOX_LABELS = {"marked": _l("Ticked"), "empty": _l("Not ticked"), "uncertain": _l("Uncertain")}
-NOTE_LABELS = {"faint": _l("faint mark"), "correction": _l("looks corrected"), "outside_box": _l("mark outside the box")}
+NOTE_LABELS = {"faint": _l("faint mark"), "correction": _l("looks corrected"),
+               "outside_box": _l("mark outside the box")}
 OUTCOME_LABELS = {**BOOKING_STATUS, "not_booked": _l("Not booked")}
 FIELD_LABELS = {"name": _l("Name"), "kana": _l("Furigana"), "phone": _l("Phone number"),
                 "birth_year": _l("Year of birth"), "district": _l("District")}
@@ -372,7 +373,8 @@ def forms_result(sheet_id: int):
         return elsewhere
     waitlisted = [b for b in result["bookings"] if b["current_status"] == "waitlisted"]
     confirmed = [b for b in result["bookings"] if b["current_status"] == "confirmed"]
-    return _render("result.html", title=_("Sheet %(number)s: bookings", number=_sheet_number(result["sheet"]["serial"])),
+    number = _sheet_number(result["sheet"]["serial"])
+    return _render("result.html", title=_("Sheet %(number)s: bookings", number=number),
                    result=result, waitlisted=waitlisted, confirmed=confirmed)
 
 

@@ -6,7 +6,11 @@
 (b) Without a usable camera the page says so and keeps its content.
 (c) With a faked position, the nearby list is sorted by distance and its
     distances agree with date_community.tourism.geo.
-(d) axe finds nothing wrong before the camera starts, in all five languages.
+(d) Location mode: with the fake camera and a faked position, AR.js places one
+    gps-new-entity-place per sourced site within ar.PLACES_RADIUS_M, and the
+    distances it computes agree with geo.haversine_m; without a position or a
+    camera the page says why and the list still works.
+(e) axe finds nothing wrong before the camera starts, in all five languages.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from axe_playwright_python.sync_playwright import Axe
 from PIL import Image
 
 from date_community.tourism import geo, marker, signs, sites
+from webapp import ar
 from webapp.tourism import COMPASS_WORDS
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS
@@ -249,7 +254,92 @@ def test_nearby_sites_are_sorted_with_the_right_distances(new_context, live_serv
     assert not problems, problems
 
 
-# --- (d) accessibility --------------------------------------------------------------------------------
+# --- (d) location mode ------------------------------------------------------------------------------
+
+PLACES_JS = """() => [...document.querySelectorAll('[gps-new-entity-place]')].map(el => {
+    const place = el.components && el.components['gps-new-entity-place'];
+    return {slug: el.dataset.slug, lat: place ? place.data.latitude : null, lon: place ? place.data.longitude : null,
+            distance: place && typeof place.distance === 'number' ? place.distance : null};
+})"""
+
+
+def test_location_mode_places_the_nearby_sites(camera_browser, live_server, demo_database):
+    context = camera_browser.new_context(viewport={"width": 800, "height": 600}, permissions=["geolocation"],
+                                         geolocation={"latitude": HERE[0], "longitude": HERE[1]})
+    try:
+        page = context.new_page()
+        problems = watch(page)
+        page.goto(f"{live_server}/sites/{SLUG}/ar?lang=en")
+        assert page.evaluate("typeof AFRAME") == "undefined"  # nothing before the tap
+        page.click("#places-start")
+        page.wait_for_selector("#places[data-state=running]", state="attached", timeout=20000)
+        # AR.js has worked out the distance of every place from the (faked) GPS position.
+        page.wait_for_function(f"() => ({PLACES_JS})().every(p => p.distance !== null)", timeout=10000)
+        placed = page.evaluate(PLACES_JS)
+        expected = {s["slug"]: s for s in sites.list_sites(demo_database, "en")
+                    if s["map_ok"] and geo.haversine_m(*HERE, s["lat"], s["lon"]) <= ar.PLACES_RADIUS_M}
+        assert len(expected) >= 3
+        assert sorted(p["slug"] for p in placed) == sorted(expected)
+        for p in placed:
+            site = expected[p["slug"]]
+            assert (p["lat"], p["lon"]) == (site["lat"], site["lon"]), p
+            assert abs(p["distance"] - geo.haversine_m(*HERE, site["lat"], site["lon"])) <= 3, p
+        # Nearest first: 旧亀岡家住宅, about 200 m away.
+        assert placed[0]["slug"] == SLUG and placed[0]["distance"] < 250
+        assert page.locator("#places").get_attribute("data-placed") == str(len(expected))
+        assert page.locator("#places-status").inner_text() == (
+            f"Sites placed in the camera view: {len(expected)}. Turn slowly to find their labels.")
+        camera = page.evaluate("""() => { const c = document.querySelector('[gps-new-camera]');
+            return {min: c.components['gps-new-camera'].data.gpsMinDistance, far: c.components.camera.data.far}; }""")
+        assert camera["min"] == 5 and camera["far"] > 1.3 * ar.PLACES_RADIUS_M
+        # Each label carries its site's name, on a canvas drawn before the place was added.
+        assert page.locator("#places-labels canvas").count() == len(expected)
+        assert page.locator("#places-stop").is_visible() and not page.locator("#ar-start").is_visible()
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+TOKYO = {"latitude": 35.6812, "longitude": 139.7671}  # about 250 km away: nothing near
+
+
+@pytest.mark.parametrize("options, init_script, reason, message", [
+    # the visitor refuses the position
+    ({"permissions": ["camera"], "geolocation": TOKYO},
+     "navigator.geolocation.getCurrentPosition = (ok, fail) => fail({code: 1, message: 'no'});",
+     "locationdenied", "Your location was not allowed, so the sites cannot be placed in the camera view."),
+    # the visitor is far from Date City: the camera is not even asked for
+    ({"permissions": ["geolocation"], "geolocation": TOKYO}, "",
+     "noplaces", "None of our sites with a known location is within 20 km of you."),
+    # in Date City, but this Chromium has no camera
+    ({"permissions": ["geolocation", "camera"], "geolocation": {"latitude": HERE[0], "longitude": HERE[1]}}, "",
+     "nocamera", NOT_AVAILABLE),
+    # the page opened over plain http from another machine
+    ({"permissions": ["geolocation"], "geolocation": TOKYO},
+     "Object.defineProperty(window, 'isSecureContext', {get: () => false});",
+     "insecure", "The camera can only be used on a secure (https) page. The information on this page is the same."),
+])
+def test_location_mode_says_why_it_cannot_start(new_context, live_server, options, init_script, reason, message):
+    context = new_context(viewport={"width": 800, "height": 900}, **options)
+    if init_script:
+        context.add_init_script(script=init_script)
+    page = context.new_page()
+    problems = watch(page)
+    page.goto(f"{live_server}/sites/{SLUG}/ar?lang=en")
+    page.click("#places-start")
+    page.wait_for_selector("#places-problem", state="visible", timeout=10000)
+    assert page.locator("#places-problem-text").inner_text() == message
+    assert page.locator("#places").get_attribute("data-state") == "unavailable"
+    assert page.locator("#places").get_attribute("data-problem") == reason
+    assert page.evaluate("typeof AFRAME") == "undefined"
+    assert page.locator("#places-start").is_visible() and page.locator("h1").is_visible()
+    assert page.locator("[gps-new-entity-place]").count() == 0
+    # The list does not depend on the camera.
+    assert page.locator("#nearby-start").is_visible()
+    assert not problems, problems
+
+
+# --- (e) accessibility --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_axe_finds_no_violations_before_the_camera_starts(new_context, live_server, locale):

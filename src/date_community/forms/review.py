@@ -187,8 +187,8 @@ def confirm_sheet(db, sheet_id: int, fields: dict[str, Any], resident_id: int | 
                                  "reference": booked["reference"], "code": None})
         result["outcomes"] = outcomes
         db.conn.execute(
-            "UPDATE scanned_sheets SET review_state = 'confirmed', confirmed_at = ?, confirmed_by = ?, resident_id = ?, "
-            "result_json = ?, purge_after = ? WHERE id = ?",
+            "UPDATE scanned_sheets SET review_state = 'confirmed', confirmed_at = ?, confirmed_by = ?, "
+            "resident_id = ?, result_json = ?, purge_after = ? WHERE id = ?",
             [stamp, actor, resident_id, json.dumps(result), records.purge_date(timeutil.parse(stamp)), sheet_id])
         audit.record(db, actor, "confirm", "scanned_sheet", sheet_id, resident=resident_id,
                      new_resident=new_resident, booked=[o["booking_id"] for o in outcomes if o["booking_id"]],
