@@ -195,7 +195,7 @@ def tourism_site_text(site_slug: str, locale: str):
     status = {s["locale"]: s for s in sites.translation_status(db, site_slug)}[locale]
     return _render("text_form.html", title=_("%(language)s text: %(name)s", language=LANGUAGE_NAMES[locale],
                                               name=site["name"]),
-                   site=site, locale=locale, html_lang=i18n.HTML_LANG[locale], fields=fields, values=values,
+                   site=site, locale=locale, text_lang=i18n.HTML_LANG[locale], fields=fields, values=values,
                    errors=_ordered(errors, tuple(fields)), ja=texts.get("ja", {}), status=status,
                    text_labels=TEXT_LABELS, minor=request.form.get("minor") == "yes",
                    back_url=url_for("staff.tourism_site", site_slug=site_slug))
@@ -269,7 +269,7 @@ def tourism_tour_text(tour_slug: str, locale: str):
     status = {s["locale"]: s for s in tours.tour_translation_status(db, tour_slug)}[locale]
     return _render("text_form.html", title=_("%(language)s text: %(name)s", language=LANGUAGE_NAMES[locale],
                                               name=tour["name"]),
-                   site=None, locale=locale, html_lang=i18n.HTML_LANG[locale], fields=fields, values=values,
+                   site=None, locale=locale, text_lang=i18n.HTML_LANG[locale], fields=fields, values=values,
                    errors=_ordered(errors, tuple(fields)), ja=texts.get("ja", {}), status=status,
                    text_labels={"name": _l("Name"), "summary": _l("Summary")},
                    minor=request.form.get("minor") == "yes",

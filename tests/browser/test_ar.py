@@ -295,6 +295,8 @@ def test_location_mode_places_the_nearby_sites(camera_browser, live_server, demo
         # Each label carries its site's name, on a canvas drawn before the place was added.
         assert page.locator("#places-labels canvas").count() == len(expected)
         assert page.locator("#places-stop").is_visible() and not page.locator("#ar-start").is_visible()
+        # AR.js had nothing to complain about (its English pop-ups would land in this hidden box).
+        assert page.locator("#places-arjs-messages").inner_html() == ""
         assert not problems, problems
     finally:
         context.close()

@@ -268,9 +268,10 @@
   // --- the camera view over the sign's marker ---------------------------------------------------
 
   function setUpMarkerView(root) {
-    if (!document.getElementById("ar-start")) { return; }  // this site has no marker
+    var start = document.getElementById("ar-start");
+    if (!start) { return; }  // this site has no marker
     var data = root.dataset;
-    var view = cameraView("ar", root.querySelector(".ar-camera"), root, "data-tracking", data);
+    var view = cameraView("ar", start.closest("section"), root, "data-tracking", data);
 
     function buildScene() {
       drawCard(document.getElementById("ar-label"),
