@@ -2,7 +2,6 @@
 phone photo of it, and lead to the right site page."""
 from __future__ import annotations
 
-import io
 import json
 from urllib.parse import urlsplit
 

@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, abort, render_template, url_for
+from flask import Blueprint, Response, render_template, url_for
 from flask_babel import gettext as _
 
 from date_community import i18n
-from date_community.errors import NotFound
 from date_community.tourism import geo, marker, sites, tours
 
 from .database import get_db
 from .locale import select_locale
 from .pagecache import cached_page
-from .tourism import COMPASS_WORDS, distance_text
+from .tourism import COMPASS_WORDS, distance_text, site_or_404
 
 bp = Blueprint("ar", __name__)
 
@@ -72,16 +71,6 @@ PLACES_RADIUS_M = 20_000
 ARROW_CLASSES = {point: f"arrow-{point.lower()}" for point in COMPASS_WORDS}
 
 
-def _site_or_404(slug: str, locale: str) -> dict:
-    try:
-        site = sites.get_site(get_db(), slug, locale)
-    except NotFound:
-        abort(404)
-    if not site.get("published", True):
-        abort(404)
-    return site
-
-
 def _direction_text(following: dict) -> str:
     """"1.2 km to the north-east, about 18 minutes on foot" (or "" when unknown)."""
     if following["distance_m"] is None:
@@ -112,7 +101,7 @@ def site_ar(slug: str):
 @cached_page()
 def _site_ar_page(slug: str) -> str:
     locale = select_locale()
-    s = _site_or_404(slug, locale)
+    s = site_or_404(slug, locale)
     db = get_db()
     following = tours.next_on_tour(db, slug, locale)
     unplaced = [x for x in sites.list_sites(db, locale) if not x["map_ok"]]

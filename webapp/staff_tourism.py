@@ -174,31 +174,39 @@ def tourism_site_text(site_slug: str, locale: str):
     locale = _locale_or_404(locale)
     site = _site_or_404(site_slug)
     db = get_db()
-    texts = sites.site_texts(db, site_slug)
     fields = [f for f in SITE_TEXT_FIELDS if f != "kana" or locale == "ja"]
+    return _edit_text(
+        locale, fields, texts=sites.site_texts(db, site_slug), name=site["name"], site=site, labels=TEXT_LABELS,
+        save=lambda values, minor: sites.update_site_text(db, site_slug, locale, values, actor=_actor(), minor=minor),
+        status=lambda: sites.translation_status(db, site_slug),
+        back_url=url_for("staff.tourism_site", site_slug=site_slug))
+
+
+def _edit_text(locale: str, fields: list[str], *, texts: dict, name: str, site: dict | None, labels: dict,
+               save, status, back_url: str):
+    """The text form of one language, shared by sites and tours: show, validate, save, re-show."""
     errors: dict[str, str] = {}
     if request.method == "GET":
         values = {f: (texts.get(locale) or {}).get(f, "") for f in fields}
     else:
         values = {f: request.form.get(f, "").strip() for f in fields}
-        # Keep the author's line breaks in the Markdown body, only trim the ends.
-        values["body_md"] = request.form.get("body_md", "").replace("\r\n", "\n").strip()
-        minor = locale == "ja" and request.form.get("minor") == "yes"
+        if "body_md" in values:
+            # Keep the author's line breaks in the Markdown body, only trim the ends.
+            values["body_md"] = request.form.get("body_md", "").replace("\r\n", "\n").strip()
         try:
-            sites.update_site_text(db, site_slug, locale, values, actor=_actor(), minor=minor)
+            save(values, locale == "ja" and request.form.get("minor") == "yes")
         except DateCommunityError as exc:
             field = str(exc.params.get("field", ""))
             errors[field if field in fields else "_form"] = _message(exc)
         else:
             flash(_("The %(language)s text has been saved.", language=LANGUAGE_NAMES[locale]))
-            return redirect(url_for("staff.tourism_site", site_slug=site_slug))
-    status = {s["locale"]: s for s in sites.translation_status(db, site_slug)}[locale]
+            return redirect(back_url)
+    current = {s["locale"]: s for s in status()}[locale]
     return _render("text_form.html", title=_("%(language)s text: %(name)s", language=LANGUAGE_NAMES[locale],
-                                              name=site["name"]),
+                                              name=name),
                    site=site, locale=locale, text_lang=i18n.HTML_LANG[locale], fields=fields, values=values,
-                   errors=_ordered(errors, tuple(fields)), ja=texts.get("ja", {}), status=status,
-                   text_labels=TEXT_LABELS, minor=request.form.get("minor") == "yes",
-                   back_url=url_for("staff.tourism_site", site_slug=site_slug))
+                   errors=_ordered(errors, tuple(fields)), ja=texts.get("ja", {}), status=current,
+                   text_labels=labels, minor=request.form.get("minor") == "yes", back_url=back_url)
 
 
 # --- tours ----------------------------------------------------------------------------
@@ -250,27 +258,9 @@ def tourism_tour_text(tour_slug: str, locale: str):
     locale = _locale_or_404(locale)
     tour = _tour_or_404(tour_slug)
     db = get_db()
-    texts = tours.tour_texts(db, tour_slug)
-    fields = ["name", "summary"]
-    errors: dict[str, str] = {}
-    if request.method == "GET":
-        values = {f: (texts.get(locale) or {}).get(f, "") for f in fields}
-    else:
-        values = {f: request.form.get(f, "").strip() for f in fields}
-        minor = locale == "ja" and request.form.get("minor") == "yes"
-        try:
-            tours.tour_update_text(db, tour_slug, locale, values, actor=_actor(), minor=minor)
-        except DateCommunityError as exc:
-            field = str(exc.params.get("field", ""))
-            errors[field if field in fields else "_form"] = _message(exc)
-        else:
-            flash(_("The %(language)s text has been saved.", language=LANGUAGE_NAMES[locale]))
-            return redirect(url_for("staff.tourism_tour", tour_slug=tour_slug))
-    status = {s["locale"]: s for s in tours.tour_translation_status(db, tour_slug)}[locale]
-    return _render("text_form.html", title=_("%(language)s text: %(name)s", language=LANGUAGE_NAMES[locale],
-                                              name=tour["name"]),
-                   site=None, locale=locale, text_lang=i18n.HTML_LANG[locale], fields=fields, values=values,
-                   errors=_ordered(errors, tuple(fields)), ja=texts.get("ja", {}), status=status,
-                   text_labels={"name": _l("Name"), "summary": _l("Summary")},
-                   minor=request.form.get("minor") == "yes",
-                   back_url=url_for("staff.tourism_tour", tour_slug=tour_slug))
+    return _edit_text(
+        locale, ["name", "summary"], texts=tours.tour_texts(db, tour_slug), name=tour["name"], site=None,
+        labels={"name": _l("Name"), "summary": _l("Summary")},
+        save=lambda values, minor: tours.tour_update_text(db, tour_slug, locale, values, actor=_actor(), minor=minor),
+        status=lambda: tours.tour_translation_status(db, tour_slug),
+        back_url=url_for("staff.tourism_tour", tour_slug=tour_slug))

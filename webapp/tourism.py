@@ -181,7 +181,7 @@ def site_list():
                            filtered=bool(category or district), title=_("Sightseeing in Date City"))
 
 
-def _site_or_404(slug: str, locale: str) -> dict:
+def site_or_404(slug: str, locale: str) -> dict:
     try:
         site = sites.get_site(get_db(), slug, locale)
     except NotFound:
@@ -218,7 +218,7 @@ def _json_ld(site: dict, url: str) -> dict:
 @cached_page()
 def site(slug: str):
     locale = select_locale()
-    s = _site_or_404(slug, locale)
+    s = site_or_404(slug, locale)
     db = get_db()
     following = tours.next_on_tour(db, slug, locale)
     on_tours = [t for t in tours.list_tours(db, locale)

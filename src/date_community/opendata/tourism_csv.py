@@ -45,7 +45,7 @@ WEEKDAYS = "月火水木金土日祝"
 _DAY_SEPARATORS = re.compile(r"[\s・,、/／]+")
 _TIME = re.compile(r"^([0-9]{1,2}):([0-9]{2})$")
 
-# Where T1's validation names a field, the column to report it in.
+# Where the site validation names a field, the column to report it in.
 _FIELD_COLUMN = {
     "lat": "緯度", "lon": "経度", "coord_quality": "緯度", "open_days": "利用可能曜日", "opens": "開始時間",
     "closes": "終了時間", "address": "住所", "address_note": "方書", "fee_free": "料金（基本）",

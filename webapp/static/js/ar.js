@@ -385,7 +385,7 @@
   var GPS_MIN_DISTANCE_M = 5;
   // A label's canvas: room for a name on two lines and the distance on one.
   var LABEL_CANVAS = { width: 720, height: 300 };
-  // Each label is scaled with its distance so that every one looks as wide (about 25°,
+  // Each label is scaled with its distance so that every one looks as wide (about 30°,
   // most of a phone's width), and raised above the horizon by one of three steps in the
   // order of distance, so labels in the same direction stack instead of hiding each other.
   var LABEL_WIDTH = 4, SCALE_PER_UNIT_DISTANCE = 1 / 7;
