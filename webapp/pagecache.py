@@ -5,11 +5,13 @@ visitor in one language, and are read far more often than the data changes —
 a tour bus at a QR sign is a burst of identical requests.  Rendering them with
 Jinja and Babel costs milliseconds; serving a stored copy costs microseconds.
 
-Freshness: each entry remembers SQLite's ``PRAGMA data_version`` read on a
-connection that never writes.  The value changes whenever any other
-connection commits, so an entry is reused only while the database is exactly
-as it was when the page was rendered.  A short time-to-live covers what
-depends on the clock ("upcoming" lists).
+Freshness: each entry remembers the database's change counter
+(``page_version``, raised by triggers on every table a public page is built
+from, whichever process writes) at the time it was rendered, and is reused
+only while the counter is unchanged.  Writes no public page shows (QR scan
+counts, logins, the audit log) leave it alone, so a burst of scans at a sign
+does not empty the cache.  A short time-to-live covers what depends on the
+clock ("upcoming" lists).
 """
 from __future__ import annotations
 
@@ -29,14 +31,15 @@ _lock = threading.Lock()
 MAX_ENTRIES = 2000
 
 
-def _data_version(path: str) -> int:
+def _content_version(path: str) -> int:
     conns = getattr(_local, "conns", None)
     if conns is None:
         conns = _local.conns = {}
     conn = conns.get(path)
     if conn is None:
-        conn = conns[path] = sqlite3.connect(path, check_same_thread=False)
-    return conn.execute("PRAGMA data_version").fetchone()[0]
+        # autocommit: each read sees the latest committed value
+        conn = conns[path] = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    return conn.execute("SELECT n FROM page_version WHERE id = 1").fetchone()[0]
 
 
 def _store(app) -> OrderedDict:
@@ -57,7 +60,7 @@ def cached_page(ttl: float = 60.0):
                     current_user.is_authenticated:
                 return view(*args, **kwargs)
             key = (request.full_path, select_locale())
-            version = (_data_version(app.config["DATABASE"]), app.config["DATABASE"])
+            version = (_content_version(app.config["DATABASE"]), app.config["DATABASE"])
             store = _store(app)
             now = time.monotonic()
             with _lock:

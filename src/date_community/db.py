@@ -21,6 +21,7 @@ from typing import Iterator
 import sqlite_utils
 
 from .errors import DateCommunityError
+from . import schema
 from .schema import migrations
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ def apply_migrations(db: sqlite_utils.Database) -> list[str]:
     try:
         pending = [m.name for m in migrations.pending(db)]
         migrations.apply(db)  # nested: sqlite-utils uses savepoints
+        schema.install_change_counter(db)  # new tables count towards page_version too
         db.conn.execute("COMMIT")
     except BaseException:
         if db.conn.in_transaction:

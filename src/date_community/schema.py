@@ -391,3 +391,41 @@ CREATE INDEX idx_scanned_sheets_queue ON scanned_sheets(review_state, confidence
 CREATE UNIQUE INDEX uq_scanned_sheets_confirmed ON scanned_sheets(serial) WHERE review_state = 'confirmed';
 """
     )
+
+
+# Tables no public page reads.  Their writes are frequent (every QR scan,
+# login, audit row, scanned sheet) and must not make the web app throw away
+# its stored copies of public pages; see ``install_change_counter``.
+UNCOUNTED_TABLES = frozenset({
+    "page_version", "_sqlite_migrations", "audit_log", "login_sessions", "outbox", "users",
+    "sign_scans", "scan_batches", "scanned_sheets", "form_sheets", "form_versions",
+})
+
+
+def install_change_counter(db) -> None:
+    """Count every change to the tables public pages are built from.
+
+    ``page_version.n`` goes up on each insert, update or delete in those
+    tables, from any process (the web app, the CLI, cron).  The page cache
+    compares it with the value a stored page was rendered at.  SQLite's
+    ``PRAGMA data_version`` cannot serve: its value is private to each
+    connection, so two threads' numbers cannot be compared, and it also moves
+    on writes no public page shows.  Idempotent: tables created by later
+    migrations get their triggers when those migrations run.
+    """
+    db.execute("CREATE TABLE IF NOT EXISTS page_version (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL)")
+    db.execute("INSERT OR IGNORE INTO page_version (id, n) VALUES (1, 0)")
+    tables = [row[0] for row in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").fetchall()]
+    for table in tables:
+        if table in UNCOUNTED_TABLES:
+            continue
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            db.execute(
+                f'CREATE TRIGGER IF NOT EXISTS "count_{table}_{event.lower()}" AFTER {event} ON "{table}" '
+                "BEGIN UPDATE page_version SET n = n + 1 WHERE id = 1; END")
+
+
+@migrations(name="0007_change_counter")
+def change_counter(db):
+    install_change_counter(db)
