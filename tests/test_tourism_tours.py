@@ -129,7 +129,7 @@ def test_next_on_tour(three):
     tours.save_tour(three, tour_data(slug="walk", stops=("a", "b", "c"), sort_order=1), actor="test")
     nxt = tours.next_on_tour(three, "b", "en")  # b is on both: the first tour by sort order wins
     assert nxt == {"tour_slug": "walk", "tour_name": "History walk", "slug": "c", "name": "c name",
-                   "distance_m": LEG, "bearing_deg": pytest.approx(0, abs=1e-6), "compass": "N", "map_ok": True}
+                   "name_locale": "en", "distance_m": LEG, "bearing_deg": pytest.approx(0, abs=1e-6), "compass": "N", "map_ok": True}
     back = tours.next_on_tour(three, "a", "ja")
     assert (back["slug"], back["name"], back["compass"]) == ("b", "bの名前", "N")
     assert tours.next_on_tour(three, "c", "en") is None   # last stop

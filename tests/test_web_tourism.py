@@ -290,6 +290,18 @@ def test_the_way_to_the_next_site_on_the_tour(tour_db, client):
     assert "The distance is not known yet: the location is still to be surveyed." in shrine
 
 
+@pytest.mark.parametrize("path", [
+    "/sites/castle?lang=en",      # the next stop on the site page
+    "/tours/walk?lang=en",        # the route on the tour page
+    "/sites/castle/ar?lang=en",   # the next stop on the AR page
+])
+def test_a_stop_name_in_another_language_is_marked_with_its_lang(tour_db, client, path):
+    # The shrine has only a Japanese name: a screen reader must read it as Japanese.
+    page = text(client.get(path))
+    assert re.search(r'<a [^>]*href="/sites/shrine(/ar)?" lang="ja">見本神社</a>', page)
+    assert not re.search(r'href="/sites/castle(/ar)?" lang=', page)
+
+
 @pytest.mark.parametrize("slug, note", [
     ("lake", "Approximate location: the exact position is still to be surveyed."),
     ("hill", "Not on the map yet: the location is still to be surveyed."),

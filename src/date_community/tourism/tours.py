@@ -132,14 +132,20 @@ def _stop_rows(db, tour_id: int) -> list[dict[str, Any]]:
         "WHERE s.tour_id = ? ORDER BY s.position", [tour_id]))
 
 
-def _site_names(db, site_ids: list[int], locale: str) -> dict[int, str]:
+def _site_names(db, site_ids: list[int], locale: str) -> dict[int, tuple[str, str | None]]:
+    """Each site's name in ``locale`` or its fallback, with the locale it is really in
+    (pages mark a fallback name with that language's ``lang``)."""
     if not site_ids:
         return {}
     texts: dict[int, dict[str, dict]] = {}
     for row in db.query("SELECT site_id, locale, name, version FROM tourism_site_texts WHERE site_id IN "
                         f"({', '.join('?' for _ in site_ids)})", site_ids):
         texts.setdefault(row["site_id"], {})[row["locale"]] = row
-    return {sid: (pick_text(texts.get(sid, {}), locale)[1] or {}).get("name", "") for sid in site_ids}
+    out = {}
+    for sid in site_ids:
+        used, text = pick_text(texts.get(sid, {}), locale)
+        out[sid] = ((text or {}).get("name", ""), used)
+    return out
 
 
 def _leg(a: dict[str, Any], b: dict[str, Any]) -> int | None:
@@ -160,7 +166,8 @@ def _stops_with_legs(db, tour_id: int, locale: str) -> tuple[list[dict[str, Any]
             else:
                 total += leg
         stops.append({"position": row["position"], "slug": row["slug"], "code": row["code"],
-                      "name": names.get(row["site_id"], ""), "lat": row["lat"], "lon": row["lon"],
+                      "name": names[row["site_id"]][0], "name_locale": names[row["site_id"]][1],
+                      "lat": row["lat"], "lon": row["lon"],
                       "coord_quality": row["coord_quality"], "map_ok": row["coord_quality"] == "sourced",
                       "leg_m": leg, "leg_min": geo.walking_minutes(leg) if leg is not None else None})
     return stops, total, complete
@@ -266,9 +273,10 @@ def next_on_tour(db, site_slug: str, locale: str) -> dict[str, Any] | None:
     if None not in (here["lat"], here["lon"], nxt["lat"], nxt["lon"]):
         distance = round(geo.haversine_m(here["lat"], here["lon"], nxt["lat"], nxt["lon"]))
         bearing = geo.bearing_deg(here["lat"], here["lon"], nxt["lat"], nxt["lon"])
+    name, name_locale = _site_names(db, [nxt["site_id"]], locale)[nxt["site_id"]]
     return {
         "tour_slug": here["tour_slug"], "tour_name": tour_name, "slug": nxt["slug"],
-        "name": _site_names(db, [nxt["site_id"]], locale)[nxt["site_id"]],
+        "name": name, "name_locale": name_locale,
         "distance_m": distance, "bearing_deg": bearing,
         "compass": geo.compass(bearing) if bearing is not None else None,
         "map_ok": nxt["coord_quality"] == "sourced",
