@@ -18,7 +18,7 @@ from .. import audit, people, timeutil
 from ..db import query_one, write_transaction
 from ..errors import DateCommunityError, NotFound, RuleViolation, ValidationError
 from ..schema import DEVICES
-from ..scheduling import bookings, sessions
+from ..scheduling import bookings, calllist, sessions
 from . import records
 
 BOX_STATES = ("marked", "empty")
@@ -237,14 +237,7 @@ def waitlist_calls(db, sheet_id: int, *, actor: str) -> list[dict]:
     """The call list narrowed to this sheet's bookings still on a waiting list,
     in the row shape of :func:`scheduling.calllist.call_list`.  Audited."""
     row = records.sheet_row(db, sheet_id)
-    rows = list(db.query("""
-        SELECT s.starts_at, v.name_ja AS venue, t.title_ja AS topic, b.status, b.position,
-               r.name_kanji, r.name_kana, r.phone, r.needs, b.reference, b.id AS booking_id, r.id AS resident_id,
-               s.id AS session_id
-        FROM bookings b JOIN sessions s ON s.id = b.session_id JOIN residents r ON r.id = b.resident_id
-        JOIN venues v ON v.id = s.venue_id JOIN topics t ON t.id = s.topic_id
-        WHERE b.paper_ref = ? AND b.status = 'waitlisted' AND s.status = 'scheduled'
-        ORDER BY s.starts_at, s.id""", [records.paper_ref(row["serial"] or 0)]))
+    rows = calllist.waitlisted_by_paper_ref(db, records.paper_ref(row["serial"] or 0))
     with write_transaction(db):
         audit.record(db, actor, "view_call_list", "scanned_sheet", sheet_id, residents=len(rows))
     return rows

@@ -16,20 +16,34 @@ HEADERS_JA = ("開始", "会場", "内容", "状態", "順番", "氏名", "ふ�
 STATUS_JA = {"confirmed": "確定", "waitlisted": "キャンセル待ち"}
 
 
+def _rows(db, where: str, params: list, order: str) -> list[dict]:
+    """Call-list rows (one per booking, with the resident's phone) for bookings matching ``where``."""
+    return list(db.query(f"""
+        SELECT s.starts_at, v.name_ja AS venue, t.title_ja AS topic, b.status, b.position,
+               r.name_kanji, r.name_kana, r.phone, r.needs, b.reference, b.id AS booking_id, r.id AS resident_id,
+               s.id AS session_id
+        FROM bookings b JOIN sessions s ON s.id = b.session_id JOIN residents r ON r.id = b.resident_id
+        JOIN venues v ON v.id = s.venue_id JOIN topics t ON t.id = s.topic_id
+        WHERE s.status = 'scheduled' AND {where}
+        ORDER BY {order}""", params))
+
+
 def call_list(db, day, *, actor: str) -> list[dict]:
     """Residents booked or waitlisted for the day's sessions.  The view is logged."""
     start, end = timeutil.day_bounds(timeutil.parse_date(day))
-    rows = list(db.query("""
-        SELECT s.starts_at, v.name_ja AS venue, t.title_ja AS topic, b.status, b.position,
-               r.name_kanji, r.name_kana, r.phone, r.needs, b.reference, b.id AS booking_id, r.id AS resident_id
-        FROM bookings b JOIN sessions s ON s.id = b.session_id JOIN residents r ON r.id = b.resident_id
-        JOIN venues v ON v.id = s.venue_id JOIN topics t ON t.id = s.topic_id
-        WHERE s.starts_at >= ? AND s.starts_at < ? AND s.status = 'scheduled'
-          AND b.status IN ('confirmed', 'waitlisted')
-        ORDER BY s.starts_at, s.id, b.status, b.position, r.kana_key""", [start, end]))
+    rows = _rows(db, "s.starts_at >= ? AND s.starts_at < ? AND b.status IN ('confirmed', 'waitlisted')",
+                 [start, end], "s.starts_at, s.id, b.status, b.position, r.kana_key")
     with write_transaction(db):
         audit.record(db, actor, "view_call_list", "call_list", None, day=str(day), residents=len(rows))
     return rows
+
+
+def waitlisted_by_paper_ref(db, paper_ref: str) -> list[dict]:
+    """Call-list rows of one paper sheet's bookings still on a waiting list.
+
+    Not audited here: the caller logs the view against the sheet it shows.
+    """
+    return _rows(db, "b.paper_ref = ? AND b.status = 'waitlisted'", [paper_ref], "s.starts_at, s.id")
 
 
 # Excel runs a cell that starts with one of these as a formula ("CSV
