@@ -25,23 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "src"))
 
-from web import start_server  # noqa: E402  (bench/web.py: the shared server start-up)
+from web import run_load, start_server  # noqa: E402  (bench/web.py: server start-up and load runs)
 
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 50.0
-
-
-def run_load(port: int, paths: list[str], clients: int, seconds: float, follow: bool) -> dict:
-    import json
-    import subprocess
-
-    # In its own process, like bench/web.py, so the load generator does not
-    # compete with the server for one interpreter lock.
-    code = ("import json,sys; sys.path.insert(0, %r); from loadgen import measure; "
-            "print(json.dumps(measure('127.0.0.1', %d, %r, clients=%d, seconds=%f, follow_redirects=%r)))"
-            % (str(ROOT / "bench"), port, paths, clients, seconds, follow))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)
 
 
 def build_db(path: Path) -> list[str]:

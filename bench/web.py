@@ -46,12 +46,13 @@ def start_server(db_path: Path, *, cache: bool = True) -> tuple[subprocess.Popen
     raise SystemExit("server did not start")
 
 
-def run_load(port: int, paths: list[str], clients: int, seconds: float) -> dict:
+def run_load(port: int, paths: list[str], clients: int, seconds: float, follow: bool = False) -> dict:
+    """``follow``: time each request together with the redirect it answers with."""
     # The load generator runs in its own process so it does not share the
     # server's interpreter lock.
     code = ("import json,sys; sys.path.insert(0, %r); from loadgen import measure; "
-            "print(json.dumps(measure('127.0.0.1', %d, %r, clients=%d, seconds=%f)))"
-            % (str(ROOT / "bench"), port, paths, clients, seconds))
+            "print(json.dumps(measure('127.0.0.1', %d, %r, clients=%d, seconds=%f, follow_redirects=%r)))"
+            % (str(ROOT / "bench"), port, paths, clients, seconds, follow))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
