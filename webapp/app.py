@@ -35,6 +35,8 @@ def _config_from_env() -> dict[str, Any]:
         "MAIL_FROM": env.get("MAIL_FROM", "no-reply@localhost"),
         "STAFF_EMAIL": env.get("STAFF_EMAIL", ""),
         "OFFICE_PHONE": env.get("OFFICE_PHONE", "024-577-1111"),
+        # The public address behind a proxy, for links that leave the page (QR codes, open data, hreflang).
+        "BASE_URL": env.get("DATE_COMMUNITY_BASE_URL", ""),
         "SHIFT_CANCEL_CUTOFF_HOURS": float(env.get("SHIFT_CANCEL_CUTOFF_HOURS", "48")),
     }
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
@@ -31,8 +30,7 @@ MAX_AGE_SECONDS = 300
 def base_url() -> str:
     """Where links in the files point: BASE_URL (config) or $DATE_COMMUNITY_BASE_URL
     when set (the public name behind a proxy), else the host this request came to."""
-    configured = current_app.config.get("BASE_URL") or os.environ.get("DATE_COMMUNITY_BASE_URL", "")
-    return (configured or request.host_url).rstrip("/")
+    return (current_app.config.get("BASE_URL") or request.host_url).rstrip("/")
 
 
 def _download(data: bytes, mimetype: str, filename: str | None = None) -> Response:

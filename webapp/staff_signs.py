@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 
 from flask import abort, current_app, make_response, render_template, request
 from flask_babel import gettext as _
@@ -29,8 +28,7 @@ DEFAULT_DAYS = 30
 
 def _base_url() -> str:
     """Where the QR codes point: the configured public address, else this site's own."""
-    configured = current_app.config.get("BASE_URL") or os.environ.get("DATE_COMMUNITY_BASE_URL", "")
-    return (configured or request.url_root).rstrip("/")
+    return (current_app.config.get("BASE_URL") or request.url_root).rstrip("/")
 
 
 def _health() -> list[dict]:

@@ -14,7 +14,6 @@ cached part, because a cached copy is only the HTML.
 """
 from __future__ import annotations
 
-import os
 
 from babel.dates import get_day_names
 from babel.lists import format_list
@@ -131,8 +130,7 @@ def _base_url() -> str:
     """The public address for absolute links (hreflang, JSON-LD), or "" for
     root-relative ones.  Never taken from the request's Host header: pages are
     cached and shared, and a forged Host must not end up in them."""
-    base = current_app.config.get("BASE_URL") or os.environ.get("DATE_COMMUNITY_BASE_URL", "")
-    return base.rstrip("/")
+    return (current_app.config.get("BASE_URL") or "").rstrip("/")
 
 
 def _allow_map_tiles(html: str) -> Response:

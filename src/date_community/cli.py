@@ -87,6 +87,22 @@ def actor() -> str:
     return f"cli:{user}" if user else "cli"
 
 
+# The app's public address, for files that link to its pages (signs, open data).
+BASE_URL_ENV = "DATE_COMMUNITY_BASE_URL"
+
+
+def base_url_option(purpose: str):
+    return click.option("--base-url", metavar="URL", envvar=BASE_URL_ENV, show_envvar=True,
+                        help=f"The app's public address {purpose}, e.g. https://example.jp.")
+
+
+def require_base_url(base_url: str | None) -> str:
+    if not base_url:
+        # Without it the links would point nowhere: refuse rather than guess.
+        raise click.UsageError(f"give --base-url or set {BASE_URL_ENV} to the app's public address")
+    return base_url
+
+
 # --- output helpers ---------------------------------------------------------------------------------
 
 

@@ -11,9 +11,8 @@ import click
 from . import opendata
 from .i18n import LOCALES
 from .opendata import readers
-from .cli import DATE, _state, actor, cli, emit, json_option
+from .cli import DATE, _state, actor, base_url_option, cli, emit, json_option, require_base_url
 
-BASE_URL_ENV = "DATE_COMMUNITY_BASE_URL"
 EXPORTS = ("tourism", "tourism-i18n", "events", "geojson")
 IMPORTS = ("tourism", "tourism-i18n")
 
@@ -27,9 +26,7 @@ def opendata_group() -> None:
 @click.option("--what", required=True, type=click.Choice(EXPORTS), help="Which file to write.")
 @click.option("--out", required=True, metavar="FILE", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write it.")
-@click.option("--base-url", metavar="URL",
-              help=f"The app's public address for the links in the file, e.g. https://example.jp "
-                   f"(default: ${BASE_URL_ENV}).")
+@base_url_option("for the links in the file")
 @click.option("--from", "date_from", type=DATE, help="events: first day, YYYY-MM-DD (default: today).")
 @click.option("--to", "date_to", type=DATE, help="events: last day, YYYY-MM-DD (default: a year from today).")
 @click.option("--lang", default="ja", show_default=True, type=click.Choice(LOCALES),
@@ -40,10 +37,8 @@ def opendata_group() -> None:
 def opendata_export(what: str, out: Path, base_url: str | None, date_from: dt.date | None,
                     date_to: dt.date | None, lang: str, office_phone: str) -> None:
     """Write one open-data file."""
-    base_url = base_url or os.environ.get(BASE_URL_ENV, "")
-    if what in ("tourism", "events", "geojson") and not base_url:
-        # The files link every row to its page; without the address they would point nowhere.
-        raise click.UsageError(f"give --base-url or set {BASE_URL_ENV} to the app's public address")
+    if what in ("tourism", "events", "geojson"):
+        base_url = require_base_url(base_url)  # these files link every row to its page
     db = _state().db
     if what == "tourism":
         data = opendata.export_tourism_csv(db, base_url)
