@@ -38,6 +38,17 @@ _VOLUNTEERS = [
 _VENUES = ["city-hall", "hobara-chuo", "yanagawa-chuo", "ryozen-chuo", "tsukidate-chuo", "date-chuo"]
 
 
+def mark_demo(db) -> None:
+    """Record that this database holds demo data (banner, demo logins, doctor)."""
+    db.execute("INSERT OR REPLACE INTO instance_meta (key, value) VALUES ('demo', '1')")
+
+
+def is_demo_database(db) -> bool:
+    """True when :func:`load_demo` filled this database."""
+    rows = list(db.query("SELECT value FROM instance_meta WHERE key = 'demo'"))
+    return bool(rows) and rows[0]["value"] == "1"
+
+
 def has_data(db) -> bool:
     return bool(list(db.query("SELECT 1 FROM sessions LIMIT 1")))
 
@@ -47,6 +58,7 @@ def load_demo(db, *, today: dt.date | None = None, seed: int = 2026, content_pat
     if has_data(db):
         return {"loaded": False, "logins": logins()}
     rng = random.Random(seed)
+    mark_demo(db)
     counts = content.load_catalog(db, content_path)
     # Tourist sites and walking tours live in the same content folder.
     counts.update(content_load.load_dir(db, content.content_dir(content_path), actor="demo"))

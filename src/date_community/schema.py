@@ -398,7 +398,7 @@ CREATE UNIQUE INDEX uq_scanned_sheets_confirmed ON scanned_sheets(serial) WHERE 
 # its stored copies of public pages; see ``install_change_counter``.
 UNCOUNTED_TABLES = frozenset({
     "page_version", "_sqlite_migrations", "audit_log", "login_sessions", "outbox", "users",
-    "sign_scans", "scan_batches", "scanned_sheets", "form_sheets", "form_versions",
+    "sign_scans", "scan_batches", "scanned_sheets", "form_sheets", "form_versions", "instance_meta",
 })
 
 
@@ -429,3 +429,9 @@ def install_change_counter(db) -> None:
 @migrations(name="0007_change_counter")
 def change_counter(db):
     install_change_counter(db)
+
+
+@migrations(name="0008_instance_meta")
+def instance_meta(db):
+    # Facts about the database itself, such as whether it holds demo data.
+    db.execute("CREATE TABLE instance_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
