@@ -8,7 +8,7 @@ DB ?= instance/date-community.db
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install serve db clean system-deps translations update-translations vendor
+.PHONY: run test install serve db clean system-deps translations update-translations vendor sqlite
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,14 @@ vendor: webapp/static/vendor/.versions
 webapp/static/vendor/.versions: tools/vendor.sh
 	bash tools/vendor.sh
 
-install: $(VENV)/.installed translations vendor system-deps
+# SQLite with the WAL-reset fix, compiled once per venv (tools/sqlite.sh).
+sqlite: $(VENV)/.sqlite
+
+$(VENV)/.sqlite: tools/sqlite.sh | $(VENV)/.installed
+	bash tools/sqlite.sh $(BIN)/python
+	touch $@
+
+install: $(VENV)/.installed $(VENV)/.sqlite translations vendor system-deps
 
 db: install
 	@if [ ! -f "$(DB)" ]; then \

@@ -15,7 +15,7 @@ Targets: scans at ≥ 0.5 of the bare route's requests per second, p99 < 50 ms.
 from __future__ import annotations
 
 import argparse
-import sqlite3
+from date_community.sqlitedriver import sqlite3
 import sys
 import tempfile
 import time

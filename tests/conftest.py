@@ -220,7 +220,7 @@ def rule_url(rule, ids: dict) -> str:
 def db_snapshot(db_path) -> dict:
     """Every row of every table except the audit log and login sessions, which
     reading pages may legitimately touch."""
-    import sqlite3
+    from date_community.sqlitedriver import sqlite3
 
     conn = sqlite3.connect(db_path)
     try:

@@ -11,7 +11,7 @@ import logging
 import re
 import os
 import shutil
-import sqlite3
+from date_community.sqlitedriver import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -626,29 +626,8 @@ def test_a_file_that_is_not_a_database_is_a_domain_error(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("verbose", [
-    False,  # default: the SQLite-version warning is silenced entirely
-    True,  # --verbose: it is shown, as one line on stderr only
-])
-def test_sqlite_warning_never_reaches_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, verbose: bool) -> None:
-    monkeypatch.setattr(dbmod, "sqlite_version_is_safe", lambda version=None: False)
-    monkeypatch.setattr(dbmod, "_version_warned", False)
-    logger = logging.getLogger("date_community")
-    before = (logger.level, logger.propagate, list(logger.handlers))
-
-    c = Cli(tmp_path / "w.db", _runner())
-    result = c.run(*(["--verbose"] if verbose else []), "venues", "list", "--json")
-    assert json.loads(result.stdout) == []
-    lines = result.stderr.splitlines()
-    if verbose:
-        assert len(lines) == 1 and lines[0].startswith("warning: SQLite ") and "3.51.3" in lines[0]
-    else:
-        assert lines == []
-    assert (logger.level, logger.propagate, list(logger.handlers)) == before  # put back after the command
-
-
-@pytest.mark.parametrize("verbose", [
-    False,  # the default must keep stderr clean even on this machine's real SQLite
-    True,  # with -v at most the one SQLite warning line appears, and only on stderr
+    False,  # the default keeps stderr clean
+    True,  # -v adds nothing when nothing is wrong: no start-up warnings
 ])
 def test_console_entry_point_in_a_real_process(tmp_path: Path, verbose: bool) -> None:
     # In-process runs share logging state with pytest; a fresh interpreter
@@ -658,17 +637,13 @@ def test_console_entry_point_in_a_real_process(tmp_path: Path, verbose: bool) ->
 
     ok = subprocess.run([*base, "venues", "list", "--json"], capture_output=True, text=True, env=env, timeout=120)
     assert ok.returncode == 0 and json.loads(ok.stdout) == []
-    warning = ok.stderr.splitlines()
-    if verbose and not dbmod.sqlite_version_is_safe():
-        assert len(warning) == 1 and warning[0].startswith("warning: SQLite")
-    else:
-        assert warning == []
+    assert ok.stderr.splitlines() == []
 
     bad = subprocess.run([*base, "book", "--session", "7", "--resident", "1"], capture_output=True, text=True,
                          env=env, timeout=120)
     assert bad.returncode == 1 and bad.stdout == ""
     assert bad.stderr.splitlines()[-1] == "error: The session does not exist. (id=7) [session_not_found]"
-    assert len(bad.stderr.splitlines()) == len(warning) + 1
+    assert len(bad.stderr.splitlines()) == 1
 
 
 # --- help text and documentation -------------------------------------------------------------------------

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 
 import pytest
 
-from date_community import audit, db as dbmod
+from date_community import audit, db as dbmod, sqlitedriver
 from date_community.errors import DateCommunityError
 from date_community.scheduling import bookings
+from date_community.sqlitedriver import sqlite3
 
 
 def _pragma(db, name):
@@ -117,31 +117,40 @@ def test_connect_default_path_is_under_instance(monkeypatch, tmp_path):
     assert (tmp_path / "instance" / "date-community.db").is_file()
 
 
-# --- SQLite version warning ------------------------------------------------------
+# --- the SQLite library and the WAL-reset bug ------------------------------------
 
-@pytest.mark.parametrize("version, warns", [
-    ("3.40.1", True),  # Debian 12's SQLite, before the WAL-reset fix
-    ("3.51.2", True),  # one patch release too old
-    ("3.51.3", False),  # the release with the fix
-    ("3.52.0", False),  # anything newer
-    ("4.0.0", False),  # a major bump is newer too
+@pytest.mark.parametrize("version, safe", [
+    ("3.40.1", False),  # Debian 12's system SQLite, before the WAL-reset fix
+    ("3.51.2", False),  # one patch release too old
+    ("3.51.3", True),  # the release with the fix
+    ("3.53.2", True),  # what tools/sqlite.sh builds
+    ("4.0.0", True),  # a major bump is newer too
 ])
-def test_warn_if_old_sqlite(monkeypatch, caplog, version, warns):
-    monkeypatch.setattr(dbmod, "_version_warned", False)
-    caplog.set_level(logging.WARNING, logger="date_community.db")
-    assert warns == dbmod.warn_if_old_sqlite(version)
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and r.name == "date_community.db"]
-    assert (1 if warns else 0) == len(warnings)
-    if warns:
-        assert version in warnings[0].getMessage()
+def test_sqlite_version_is_safe(version, safe):
+    assert safe == dbmod.sqlite_version_is_safe(version)
 
 
-def test_old_sqlite_warning_is_logged_once(monkeypatch, caplog):
-    monkeypatch.setattr(dbmod, "_version_warned", False)
-    caplog.set_level(logging.WARNING, logger="date_community.db")
-    assert dbmod.warn_if_old_sqlite("3.40.1")
-    assert dbmod.warn_if_old_sqlite("3.40.1")
-    assert 1 == len([r for r in caplog.records if r.name == "date_community.db"])
+def test_the_installed_driver_has_the_wal_reset_fix(db):
+    # make install builds pysqlite3 against a fixed amalgamation (tools/sqlite.sh);
+    # this fails on a machine that fell back to the system library.
+    assert "pysqlite3" == sqlitedriver.driver_name()
+    running = db.execute("select sqlite_version()").fetchone()[0]
+    assert running == sqlitedriver.version()
+    assert dbmod.sqlite_version_is_safe(running), running
+
+
+def test_sqlite_utils_and_our_connections_share_one_driver(db):
+    # An IntegrityError raised on our connection must be the class sqlite-utils and our code catch.
+    from sqlite_utils.utils import sqlite3 as su_sqlite3
+
+    assert isinstance(db.conn, su_sqlite3.Connection)
+    assert sqlite3.IntegrityError is su_sqlite3.IntegrityError
+
+
+def test_opening_a_database_logs_no_warning(db_path, caplog):
+    caplog.set_level(logging.WARNING)
+    dbmod.connect(db_path).close()
+    assert [] == [r for r in caplog.records if r.name.startswith("date_community")]
 
 
 # --- write_transaction -----------------------------------------------------------

@@ -13,7 +13,7 @@ import datetime as dt
 import io
 import json
 import random
-import sqlite3
+from date_community.sqlitedriver import sqlite3
 from pathlib import Path
 
 import cv2

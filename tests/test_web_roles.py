@@ -8,7 +8,7 @@ new /staff route without @role_required fails here.
 """
 from __future__ import annotations
 
-import sqlite3
+from date_community.sqlitedriver import sqlite3
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit

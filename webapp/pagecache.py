@@ -15,7 +15,7 @@ clock ("upcoming" lists).
 """
 from __future__ import annotations
 
-import sqlite3
+from date_community.sqlitedriver import sqlite3
 import threading
 import time
 from collections import OrderedDict

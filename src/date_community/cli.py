@@ -18,7 +18,6 @@ import datetime as dt
 import json
 import logging
 import os
-import sqlite3
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 import click
 import sqlite_utils
 
+from .sqlitedriver import sqlite3
 from . import db as dbmod
 from . import demo as demomod
 from . import mailer, notify, people, timeutil

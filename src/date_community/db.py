@@ -14,13 +14,13 @@ import contextlib
 import itertools
 import logging
 import os
-import sqlite3
 from pathlib import Path
 from typing import Iterator
 
 import sqlite_utils
 
 from .errors import DateCommunityError
+from .sqlitedriver import sqlite3
 from . import schema
 from .schema import migrations
 
@@ -29,11 +29,11 @@ log = logging.getLogger(__name__)
 DEFAULT_PATH = Path("instance") / "date-community.db"
 ENV_VAR = "DATE_COMMUNITY_DB"
 BUSY_TIMEOUT_SECONDS = 60.0
-# 3.51.3 fixed a bug where a WAL reset racing with a checkpoint could corrupt
-# the database.  We cannot ship our own SQLite with the stdlib module, so warn.
+# 3.51.3 fixed a WAL-reset race that could corrupt a database (see
+# sqlitedriver.py); `make install` provides a driver with a newer SQLite, and
+# `date-community doctor` reports when the running one is older.
 MIN_SAFE_SQLITE = (3, 51, 3)
 
-_version_warned = False
 _savepoints = itertools.count(1)
 
 
@@ -52,29 +52,12 @@ def sqlite_version_is_safe(version: str | None = None) -> bool:
     return parts >= MIN_SAFE_SQLITE
 
 
-def warn_if_old_sqlite(version: str | None = None) -> bool:
-    """Log a warning once per process if SQLite predates the WAL-reset fix."""
-    global _version_warned
-    version = version or sqlite3.sqlite_version
-    if sqlite_version_is_safe(version):
-        return False
-    if not _version_warned:
-        log.warning(
-            "SQLite %s is older than 3.51.3, which fixed a WAL-reset corruption bug; "
-            "upgrade the system SQLite library when you can",
-            version,
-        )
-        _version_warned = True
-    return True
-
-
 def connect(path: str | os.PathLike | None = None, *, migrate: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) the database with the project's pragmas.
 
     ``migrate`` applies pending migrations; it is idempotent, so a second call
     changes nothing.
     """
-    warn_if_old_sqlite()
     p = resolve_path(path)
     if str(p) != ":memory:":
         p.parent.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import sqlite3
 
+from ..sqlitedriver import sqlite3
 from .. import audit, notify, timeutil
 from ..db import query_one as _one
 from ..db import write_transaction

@@ -8,11 +8,11 @@ possible to follow anyone.  The day is the Asia/Tokyo calendar day.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import threading
 import time
 from collections import Counter
 
+from ..sqlitedriver import sqlite3
 from .. import db as db_mod
 from .. import timeutil
 from ..errors import NotFound, ValidationError
