@@ -13,6 +13,9 @@
 set -euo pipefail
 
 PYTHON="${1:-.venv/bin/python}"
+# Absolute, because the checks below run from the work folder.  Only the folder
+# is resolved: resolving the venv's python symlink itself would leave the venv.
+PYTHON="$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON")"
 NPM_PACKAGE=better-sqlite3
 NPM_VERSION=12.11.1
 NPM_SHA256=ebf0ed75a7a59dbcb3b24bbd014ef49d9f15bc328e4adcbf516f2a8fadfa2835
