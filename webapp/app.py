@@ -10,8 +10,10 @@ from flask import Flask, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
+from date_community import config as settings
 from date_community import db as dbmod
 from date_community import i18n
+from date_community.errors import DateCommunityError
 
 from . import formatting, locale, security
 from .database import close_db, get_db
@@ -21,29 +23,21 @@ TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 log = logging.getLogger(__name__)
 
 
-def _config_from_env() -> dict[str, Any]:
-    env = os.environ
-    return {
-        "SECRET_KEY": env.get("SECRET_KEY"),
-        "DATABASE": str(dbmod.resolve_path(env.get(dbmod.ENV_VAR))),
-        "DEBUG": env.get("FLASK_DEBUG") == "1",
-        "MAIL_SERVER": env.get("MAIL_SERVER", ""),
-        "MAIL_PORT": int(env.get("MAIL_PORT", "25")),
-        "MAIL_USERNAME": env.get("MAIL_USERNAME", ""),
-        "MAIL_PASSWORD": env.get("MAIL_PASSWORD", ""),
-        "MAIL_USE_TLS": env.get("MAIL_USE_TLS") == "1",
-        "MAIL_FROM": env.get("MAIL_FROM", "no-reply@localhost"),
-        "STAFF_EMAIL": env.get("STAFF_EMAIL", ""),
-        "OFFICE_PHONE": env.get("OFFICE_PHONE", "024-577-1111"),
-        # The public address behind a proxy, for links that leave the page (QR codes, open data, hreflang).
-        "BASE_URL": env.get("DATE_COMMUNITY_BASE_URL", ""),
-        "SHIFT_CANCEL_CUTOFF_HOURS": float(env.get("SHIFT_CANCEL_CUTOFF_HOURS", "48")),
-    }
+def _config_from_settings() -> dict[str, Any]:
+    """The deployment's settings (environment, then instance/config.toml), as app.config keys."""
+    try:
+        values = settings.load()
+    except DateCommunityError as exc:
+        # One line naming the setting, not a traceback, stops start-up.
+        raise SystemExit(f"date-community: {exc.message}") from None
+    values["DATABASE"] = str(dbmod.resolve_path(values["DATABASE"] or None))
+    values["DEBUG"] = os.environ.get("FLASK_DEBUG") == "1"
+    return values
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
-    app.config.update(_config_from_env())
+    app.config.update(_config_from_settings())
     if config:
         app.config.update(config)
     debug_like = app.config.get("DEBUG") or app.config.get("TESTING")

@@ -37,6 +37,7 @@ ERROR_TEXT = {
     "override_reason_required": _l("Enter the reason for the override."),
     "not_allowed": _l("You are not allowed to do this."),
     "invalid_phone": _l("Enter a phone number with 10 or 11 digits, like 024-577-1111."),
+    "invalid_setting": _l("The service's settings have a problem. Please tell the system administrator."),
     "invalid_profile": _l("The town's settings file has a problem. Please tell the system administrator."),
     "invalid_kana": _l("Enter the furigana in hiragana or katakana."),
     "invalid_name": _l("Enter the name."),

@@ -43,6 +43,7 @@ MESSAGES: dict[str, str] = {
     "invalid_name": "The name is missing.",
     "invalid_birth_year": "The birth year is not valid.",
     "invalid_district": "The district is not one of the city's districts.",
+    "invalid_setting": "A setting is not valid; the field names it and the source says where it was read.",
     "invalid_profile": "The municipality profile cannot be used.",
     "invalid_device": "The device is not one of the known kinds.",
     "invalid_source": "The source is not one of the known kinds.",

@@ -1,0 +1,140 @@
+"""Every setting of a deployment, in one list.
+
+A setting comes from its environment variable, or else from the same name in
+``instance/config.toml`` (optional), or else from its default.  The web app
+copies the result into ``app.config`` under each setting's key; the CLI reads
+the same list, so ``doctor`` checks exactly what the app will use.
+``docs/deployment.md`` documents this list; a test keeps the two in step.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ValidationError
+
+CONFIG_FILE_ENV = "DATE_COMMUNITY_CONFIG"
+DEFAULT_CONFIG_FILE = Path("instance") / "config.toml"
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str          # the variable's name, also its name in config.toml
+    key: str          # the app.config key
+    kind: type        # str, int, float or bool
+    default: Any
+    secret: bool = False
+    minimum: float | None = None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("SECRET_KEY", "SECRET_KEY", str, "", secret=True),
+    Setting("DATE_COMMUNITY_DB", "DATABASE", str, "instance/date-community.db"),
+    Setting("DATE_COMMUNITY_BASE_URL", "BASE_URL", str, ""),
+    Setting("MAIL_SERVER", "MAIL_SERVER", str, ""),
+    Setting("MAIL_PORT", "MAIL_PORT", int, 25, minimum=1),
+    Setting("MAIL_USERNAME", "MAIL_USERNAME", str, ""),
+    Setting("MAIL_PASSWORD", "MAIL_PASSWORD", str, "", secret=True),
+    Setting("MAIL_USE_TLS", "MAIL_USE_TLS", bool, False),
+    Setting("MAIL_USE_SSL", "MAIL_USE_SSL", bool, False),
+    Setting("MAIL_FROM", "MAIL_FROM", str, "no-reply@localhost"),
+    Setting("STAFF_EMAIL", "STAFF_EMAIL", str, ""),
+    Setting("OFFICE_PHONE", "OFFICE_PHONE", str, "024-577-1111"),
+    Setting("DATE_COMMUNITY_SCAN_RETENTION_DAYS", "SCAN_RETENTION_DAYS", int, 365, minimum=1),
+    Setting("DATE_COMMUNITY_TRUSTED_PROXIES", "TRUSTED_PROXIES", int, 0, minimum=0),
+    Setting("DATE_COMMUNITY_SESSION_IDLE_HOURS", "SESSION_IDLE_HOURS", float, 12.0, minimum=0.1),
+    Setting("DATE_COMMUNITY_SESSION_MAX_DAYS", "SESSION_MAX_DAYS", float, 30.0, minimum=0.01),
+    Setting("DATE_COMMUNITY_MAX_BODY_BYTES", "MAX_BODY_BYTES", int, 1 * MiB, minimum=1024),
+    Setting("DATE_COMMUNITY_MAX_UPLOAD_BYTES", "MAX_UPLOAD_BYTES", int, 40 * MiB, minimum=1024),
+    Setting("DATE_COMMUNITY_UPLOAD_MAX_PIXELS", "UPLOAD_MAX_PIXELS", int, 40_000_000, minimum=1),
+    Setting("DATE_COMMUNITY_UPLOAD_MAX_PAGES", "UPLOAD_MAX_PAGES", int, 50, minimum=1),
+    Setting("DATE_COMMUNITY_BACKUP_DIR", "BACKUP_DIR", str, "instance/backups"),
+    Setting("SHIFT_CANCEL_CUTOFF_HOURS", "SHIFT_CANCEL_CUTOFF_HOURS", float, 48.0, minimum=0),
+)
+BY_ENV = {s.env: s for s in SETTINGS}
+BY_KEY = {s.key: s for s in SETTINGS}
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def config_file(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(env.get(CONFIG_FILE_ENV) or DEFAULT_CONFIG_FILE)
+
+
+def _convert(setting: Setting, raw: Any, source: str) -> Any:
+    def bad() -> ValidationError:
+        return ValidationError("invalid_setting", field=setting.env, source=source)
+
+    kind = setting.kind
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise bad()
+    if kind is str:
+        if not isinstance(raw, str | int | float) or isinstance(raw, bool):
+            raise bad()
+        return str(raw).strip()
+    if isinstance(raw, bool):
+        raise bad()
+    try:
+        value = kind(str(raw).strip()) if isinstance(raw, str) else kind(raw)
+    except (TypeError, ValueError, OverflowError):
+        raise bad() from None
+    if kind is float and value != value:  # NaN
+        raise bad()
+    if setting.minimum is not None and value < setting.minimum:
+        raise bad()
+    if abs(value) > 2**53:  # beyond any sane size or count, and beyond exact floats
+        raise bad()
+    return value
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        raise ValidationError("invalid_setting", field=str(path), source=str(path)) from None
+    unknown = sorted(set(data) - set(BY_ENV))
+    if unknown:
+        raise ValidationError("invalid_setting", field=unknown[0], source=str(path))
+    return data
+
+
+def load(env: Mapping[str, str] | None = None, path: Path | None = None) -> dict[str, Any]:
+    """Every setting by its app.config key.  Raises ValidationError("invalid_setting", field=...)."""
+    env = os.environ if env is None else env
+    path = path or config_file(env)
+    from_file = _read_file(path)
+    out: dict[str, Any] = {}
+    for s in SETTINGS:
+        if env.get(s.env) not in (None, ""):
+            out[s.key] = _convert(s, env[s.env], "environment")
+        elif s.env in from_file:
+            out[s.key] = _convert(s, from_file[s.env], str(path))
+        else:
+            out[s.key] = s.default
+    return out
+
+
+def describe(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(variable, shown value) pairs with secrets masked, for ``doctor`` and logs."""
+    rows = []
+    for s in SETTINGS:
+        value = values.get(s.key, s.default)
+        shown = ("(set)" if value else "(unset)") if s.secret else repr(value)
+        rows.append((s.env, shown))
+    return rows
