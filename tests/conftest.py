@@ -45,13 +45,19 @@ def _cheap_password_hashing(monkeypatch):
     low-memory profile: tests/test_accounts.py asserts
     ``accounts.PRODUCTION_ARGON2`` and ``accounts.PRODUCTION_SCRYPT_N``.
     """
+    from date_community import accounts
+
+    monkeypatch.setattr(accounts, "ARGON2_PARAMETERS", cheap_argon2())
+    monkeypatch.setattr(accounts, "SCRYPT_N", 2**10)
+
+
+def cheap_argon2():
+    """argon2id at the smallest cost (64 KiB, one pass), for tests only."""
     import dataclasses
 
     from date_community import accounts
 
-    monkeypatch.setattr(accounts, "ARGON2_PARAMETERS", dataclasses.replace(
-        accounts.PRODUCTION_ARGON2, time_cost=1, memory_cost=64, parallelism=1))
-    monkeypatch.setattr(accounts, "SCRYPT_N", 2**10)
+    return dataclasses.replace(accounts.PRODUCTION_ARGON2, time_cost=1, memory_cost=64, parallelism=1)
 
 
 @pytest.fixture
