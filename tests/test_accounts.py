@@ -214,6 +214,15 @@ def test_demo_logins_work_only_in_a_demo_database(db, tmp_path):
         other.close()
 
 
+def test_demo_logins_present_names_accounts_with_a_published_password(db):
+    assert [] == accounts.demo_logins_present(db)
+    demo.load_demo(db)
+    assert ["staff", "volunteer"] == accounts.demo_logins_present(db)
+    uid = accounts.get_user_by_name(db, "staff")["id"]
+    accounts.set_password(db, uid, OTHER_PW, actor="t")
+    assert ["volunteer"] == accounts.demo_logins_present(db)
+
+
 def test_init_db_alone_creates_no_user(db):
     assert [] == list(db.query("SELECT 1 FROM users"))
     assert not demo.is_demo_database(db)

@@ -156,6 +156,8 @@ def test_volunteer_logins_are_not_staff_accounts(staff_client, app, volunteer_cl
     assert staff_client.get(f"/staff/accounts/{vol}/password").status_code == 404
     assert staff_client.post(f"/staff/accounts/{vol}/active", data={"active": "0"}).status_code == 404
     assert staff_client.get("/staff/accounts/999999/password").status_code == 404
+    assert staff_client.get(f"/staff/accounts/{2**63}/password").status_code == 404
+    assert staff_client.post(f"/staff/accounts/{10**30}/active", data={"active": "0"}).status_code == 404
     assert volunteer_client.get("/staff/accounts").status_code == 403
 
 

@@ -22,6 +22,8 @@ from .staff import bp
 
 
 def _staff_user_or_404(user_id: int) -> dict:
+    if user_id > 2**63 - 1:
+        abort(404)  # beyond SQLite's integers: no such account
     try:
         user = accounts.get_user(get_db(), user_id)
     except NotFound:

@@ -170,6 +170,19 @@ def _is_demo_login(db, username: str, password: str) -> bool:
     return any(name == login["username"].casefold() and typed == login["password"] for login in demo.logins())
 
 
+def demo_logins_present(db) -> list[str]:
+    """User names here whose password is still a published demo password (for ``doctor``)."""
+    from . import demo
+
+    found = []
+    for login in demo.logins():
+        rows = list(db.query("SELECT username, password_hash FROM users WHERE username = ? COLLATE NOCASE",
+                             [login["username"]]))
+        if rows and check_password(rows[0]["password_hash"], login["password"]):
+            found.append(rows[0]["username"])
+    return found
+
+
 def authenticate(db, username: str, password: str) -> dict | None:
     """The user for these credentials, or None.  Inactive users never log in.
 
@@ -339,7 +352,10 @@ _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 def generate_password(groups: int = 4) -> str:
     """A random first password in groups of four, e.g. ``k7mq-2xfa-9dpw-3rtz`` (19 characters, about 79 bits)."""
-    return "-".join("".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(4)) for _ in range(groups))
+    while True:
+        made = "-".join("".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(4)) for _ in range(groups))
+        if passwords.weakness(made) is None:  # practically always; never hand out a refusable one
+            return made
 
 
 def create_volunteer_account(db, *, username: str, password: str, actor: str, **volunteer) -> dict:
