@@ -38,16 +38,26 @@ _counter = itertools.count(1)
 
 @pytest.fixture(autouse=True)
 def _cheap_password_hashing(monkeypatch):
-    """Hash test passwords with a small scrypt cost.
+    """Hash test passwords with a small argon2id (and legacy scrypt) cost.
 
     The cost parameters are stored inside each hash, so verification is the
-    same code path; only the work factor differs.  Production keeps 2**15.
-    test_accounts-style tests that check the production cost read
-    ``accounts.PRODUCTION_SCRYPT_N``.
+    same code path; only the work factor differs.  Production keeps RFC 9106's
+    low-memory profile: tests/test_accounts.py asserts
+    ``accounts.PRODUCTION_ARGON2`` and ``accounts.PRODUCTION_SCRYPT_N``.
     """
     from date_community import accounts
 
+    monkeypatch.setattr(accounts, "ARGON2_PARAMETERS", cheap_argon2())
     monkeypatch.setattr(accounts, "SCRYPT_N", 2**10)
+
+
+def cheap_argon2():
+    """argon2id at the smallest cost (64 KiB, one pass), for tests only."""
+    import dataclasses
+
+    from date_community import accounts
+
+    return dataclasses.replace(accounts.PRODUCTION_ARGON2, time_cost=1, memory_cost=64, parallelism=1)
 
 
 @pytest.fixture

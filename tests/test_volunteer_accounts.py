@@ -13,7 +13,7 @@ def _count(db, table):
 
 def _create(db, **fields):
     fields.setdefault("username", "sato")
-    fields.setdefault("password", "long-enough-pw")
+    fields.setdefault("password", "sunny-orchard-kettle")
     fields.setdefault("name", "佐藤 花子")
     fields.setdefault("email", "sato@example.org")
     return accounts.create_volunteer_account(db, actor="user:1", **fields)
@@ -24,7 +24,7 @@ def test_create_volunteer_account_makes_both(catalog_db):
     volunteer = people.get_volunteer(catalog_db, made["volunteer_id"])
     assert ("佐藤 花子", ["basics"], ["iphone"], True) == \
         (volunteer["name"], volunteer["skills"], volunteer["devices"], volunteer["active"])
-    user = accounts.authenticate(catalog_db, "sato", "long-enough-pw")
+    user = accounts.authenticate(catalog_db, "sato", "sunny-orchard-kettle")
     assert (made["user_id"], "volunteer", made["volunteer_id"]) == (user["id"], user["role"], user["volunteer_id"])
     actions = [(r["action"], r["entity"], r["actor"]) for r in catalog_db.query(
         "SELECT * FROM audit_log WHERE entity IN ('volunteer', 'user') ORDER BY id")]
@@ -33,7 +33,7 @@ def test_create_volunteer_account_makes_both(catalog_db):
 
 @pytest.mark.parametrize("fields, code, field", [
     ({"username": "  "}, "invalid_value", "username"),  # no user name
-    ({"password": "short"}, "invalid_value", "password"),  # shorter than the minimum
+    ({"password": "short"}, "password_too_short", "password"),  # shorter than the minimum
     ({"email": "not-an-email"}, "invalid_email", None),  # the volunteer part fails
     ({"name": ""}, "invalid_name", None),  # no name
 ])
@@ -77,13 +77,13 @@ def test_deactivating_stops_login_and_ends_sessions(catalog_db):
     made = _create(catalog_db)
     token = accounts.start_login_session(catalog_db, made["user_id"])
     accounts.set_volunteer_account_active(catalog_db, made["volunteer_id"], False, actor="user:1")
-    assert accounts.authenticate(catalog_db, "sato", "long-enough-pw") is None
+    assert accounts.authenticate(catalog_db, "sato", "sunny-orchard-kettle") is None
     assert accounts.user_for_login_session(catalog_db, token) is None
     account = accounts.get_volunteer_account(catalog_db, made["volunteer_id"])
     assert (False, False) == (account["active"], account["user_active"])
 
     accounts.set_volunteer_account_active(catalog_db, made["volunteer_id"], True, actor="user:1")
-    assert made["user_id"] == accounts.authenticate(catalog_db, "sato", "long-enough-pw")["id"]
+    assert made["user_id"] == accounts.authenticate(catalog_db, "sato", "sunny-orchard-kettle")["id"]
     assert people.get_volunteer(catalog_db, made["volunteer_id"])["active"] is True
 
 

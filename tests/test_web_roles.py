@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import STAFF_PASSWORD, VOLUNTEER_PASSWORD, db_snapshot, login, make_web_records, rule_url
+from conftest import STAFF_PASSWORD, VOLUNTEER_PASSWORD, cheap_argon2, db_snapshot, login, make_web_records, rule_url
 from date_community import accounts, content, db as dbmod, people
 from webapp import create_app
 
@@ -80,11 +80,11 @@ def check(expectation: str, response, changed: bool) -> str | None:
 @pytest.fixture(scope="module")
 def template_db(tmp_path_factory):
     """Catalogue, one staff and one volunteer login, and a record of each kind.
-    Passwords are hashed with a cheap scrypt cost (kept in the hash itself) so
+    Passwords are hashed with a cheap argon2id cost (kept in the hash itself) so
     hundreds of logins stay fast; nothing else differs from production."""
     path = tmp_path_factory.mktemp("roles") / "template.db"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(accounts, "SCRYPT_N", 2**10)
+        mp.setattr(accounts, "ARGON2_PARAMETERS", cheap_argon2())
         database = dbmod.connect(path)
         content.load_catalog(database)
         vid = people.add_volunteer(database, name="例 ボランティア", email="helper@example.org",

@@ -755,7 +755,7 @@ def test_reset_password_too_short(staff_client, app):
     vid = app.config["VOLUNTEER_ID"]
     page = _text(staff_client.post(f"/staff/volunteers/{vid}/password", data={"password": "short"},
                                    headers={"Accept-Language": "en"}))
-    assert '<a href="#password">Enter a password of at least 10 characters' in page
+    assert '<a href="#password">Enter a password of at least 15 characters' in page
     assert 302 == login(app.test_client(), "vol1", VOLUNTEER_PASSWORD).status_code
 
 

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from date_community import config as settings
 from date_community import db as dbmod
+from date_community import demo
 from date_community import i18n
 from date_community.errors import DateCommunityError
 
@@ -62,7 +63,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
 
     # Create or upgrade the schema once at start-up, not on every request.
-    dbmod.connect(app.config["DATABASE"]).close()
+    probe = dbmod.connect(app.config["DATABASE"])
+    try:
+        # Fixed for the life of the app, so every page, cached or not, shows the
+        # same "demo data" banner: the page cache never holds a banner-less copy.
+        app.extensions["demo_database"] = demo.is_demo_database(probe)
+    finally:
+        probe.close()
 
     babel.init_app(app, locale_selector=locale.select_locale)
     csrf.init_app(app)
@@ -77,6 +84,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
+    from . import account
+
+    app.register_blueprint(account.bp)  # /account/password: every signed-in user's own password
     app.register_blueprint(volunteer.bp, url_prefix="/volunteer")
     app.register_blueprint(volunteer.feed_bp)  # /calendar/<token>.ics: no login, the token is the key
     app.register_blueprint(staff.bp, url_prefix="/staff")
@@ -103,6 +113,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             "html_langs": i18n.HTML_LANG,
             "switch_url": locale.switch_url,
             "office_phone": app.config["OFFICE_PHONE"],
+            "demo_database": app.extensions["demo_database"],
         }
 
     @app.after_request

@@ -1,6 +1,7 @@
 """Logging in and out, and the role checks every protected view uses."""
 from __future__ import annotations
 
+import datetime as dt
 from functools import wraps
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -34,9 +35,16 @@ class User(UserMixin):
         return f"user:{self.row['id']}"
 
 
+def session_limits() -> dict:
+    """The staff and volunteer session limits from the settings (residents' pages have none)."""
+    return {"idle": dt.timedelta(hours=current_app.config["SESSION_IDLE_HOURS"]),
+            "max_age": dt.timedelta(days=current_app.config["SESSION_MAX_DAYS"])}
+
+
 @login_manager.user_loader
 def load_user(token: str):
-    row = accounts.user_for_login_session(get_db(), token)
+    # An expired session is deleted here and the browser is treated as logged out.
+    row = accounts.user_for_login_session(get_db(), token, **session_limits())
     return User(row, token) if row else None
 
 
@@ -83,7 +91,7 @@ def login():
             else:
                 throttle.succeeded(key)
                 session.clear()  # a fresh session on login (no fixation)
-                token = accounts.start_login_session(get_db(), row["id"])
+                token = accounts.start_login_session(get_db(), row["id"], **session_limits())
                 user = User(row, token)
                 login_user(user)
                 return redirect(safe_next(request.args.get("next"), home_for(user)))

@@ -92,6 +92,14 @@ ERROR_TEXT = {
     "opendata_invalid": _l("The open-data file has a problem, so nothing was imported."),
     "font_missing": _l("A font needed for printing is missing. Please ask the system administrator to run the set-up again."),
     "content_invalid": _l("The content files have a problem."),
+    "password_too_short": _l("The password is too short. Use at least 15 characters: a few words with spaces between them is fine."),
+    "password_too_long": _l("The password is too long. Use at most 256 characters."),
+    "password_too_common": _l("This password is too easy to guess. Choose another: a few words that mean something to you, with spaces between them, is fine."),
+    "password_like_username": _l("The password is too close to the user name. Choose another: a few words with spaces between them is fine."),
+    "password_unchanged": _l("The new password is the same as the current one. Choose a different one."),
+    "wrong_password": _l("The current password is not right. Check it and try again."),
+    "last_staff_account": _l("This is the last staff account that can log in, so it cannot be disabled. Add another staff account first."),
+    "volunteer_has_login": _l("This volunteer already has a login."),
 }
 
 

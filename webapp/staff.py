@@ -20,3 +20,4 @@ from . import staff_planning  # noqa: E402,F401
 from . import staff_signs  # noqa: E402,F401
 from . import staff_forms  # noqa: E402,F401
 from . import staff_tourism  # noqa: E402,F401
+from . import staff_accounts  # noqa: E402,F401

@@ -703,7 +703,9 @@ def _volunteer_or_404(volunteer_id: int) -> dict:
 
 
 def _password_error(errors: dict[str, str], exc: DateCommunityError) -> None:
-    if exc.params.get("field") == "password":
+    if exc.code != "password_too_short" and exc.params.get("field") == "password":
+        errors["password"] = error_text(exc)  # too common, like the user name …
+    elif exc.params.get("field") == "password":
         errors["password"] = _("Enter a password of at least %(n)d characters, or leave it blank to make one.",
                                n=accounts.MIN_PASSWORD_LENGTH)
 

@@ -94,6 +94,14 @@ MESSAGES: dict[str, str] = {
     "opendata_invalid": "The open-data file has a problem at the row and column given.",
     "font_missing": "A font needed for printing is not installed.",
     "content_invalid": "The content files are not valid.",
+    "password_too_short": "The password is too short: it needs at least 15 characters.",
+    "password_too_long": "The password is too long: it can have at most 256 characters.",
+    "password_too_common": "The password is too easy to guess: it is common, repeated, or the service's name.",
+    "password_like_username": "The password is too close to the user name.",
+    "password_unchanged": "The new password is the same as the current one.",
+    "wrong_password": "The current password is not right.",
+    "last_staff_account": "The last active staff account cannot be disabled.",
+    "volunteer_has_login": "This volunteer already has a login.",
 }
 
 

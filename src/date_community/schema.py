@@ -435,3 +435,17 @@ def change_counter(db):
 def instance_meta(db):
     # Facts about the database itself, such as whether it holds demo data.
     db.execute("CREATE TABLE instance_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+@migrations(name="0009_accounts")
+def accounts_state(db):
+    # When a password was last set and when a login was disabled, for the
+    # staff accounts page and `users list`; login sessions are purged by age.
+    db.executescript(
+        """
+ALTER TABLE users ADD COLUMN password_changed_at TEXT;
+ALTER TABLE users ADD COLUMN disabled_at TEXT;
+CREATE INDEX idx_login_sessions_last_seen ON login_sessions(last_seen_at);
+CREATE INDEX idx_login_sessions_created ON login_sessions(created_at);
+"""
+    )

@@ -28,9 +28,12 @@ NARROW = 320
 
 AREAS = {  # area: (login, where the crawl starts, the prefix it stays in)
     "public": (None, ["/", "/classes", "/login", "/sites", "/tours", "/map"], "/"),
-    "volunteer": (demo.VOLUNTEER_LOGIN, ["/volunteer/"], "/volunteer"),
-    "staff": (demo.STAFF_LOGIN, ["/staff/"], "/staff"),
+    "volunteer": (demo.VOLUNTEER_LOGIN, ["/volunteer/", "/account/password"], "/volunteer"),
+    "staff": (demo.STAFF_LOGIN, ["/staff/", "/staff/accounts", "/staff/accounts/new", "/account/password"],
+              "/staff"),
 }
+# Signed-in forms that are also checked after being sent empty (they change nothing then).
+ACCOUNT_FORMS = ["/account/password", "/staff/accounts/new"]
 PRIVATE_PREFIXES = ("/staff", "/volunteer", "/static")
 SKIP_WORDS = ("logout", "export", "download", "backup", "restore")
 SKIP_SUFFIXES = (".ics", ".csv", ".pdf", ".zip", ".json", ".txt", ".xlsx")
@@ -128,6 +131,9 @@ def test_the_crawl_finds_every_area(site_pages):
     assert {"/", "/classes", "/classes/<n>", "/login", "/no-such-page", "/sites", "/tours", "/map"} <= public
     assert any(has_form for _, has_form in site_pages["public"])  # at least the login form
     assert site_pages["volunteer"] and site_pages["staff"]
+    staff = {page_type(p) for p, _ in site_pages["staff"]}
+    assert {"/staff/accounts", "/staff/accounts/new", "/account/password"} <= staff
+    assert "/account/password" in {page_type(p) for p, _ in site_pages["volunteer"]}
 
 
 # --- visiting them ------------------------------------------------------------------------------
@@ -283,3 +289,22 @@ def test_the_checks_catch_known_problems(browser, live_server):
     page.wait_for_timeout(200)  # console messages arrive asynchronously
     assert any("inline style" in m for m in blocked), blocked
     context.close()
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_account_forms_with_their_errors_have_no_violations(browser, live_server, locale):
+    context = area_context(browser, live_server, "staff", with_axe=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems: dict[str, list[str]] = {}
+    for path in ACCOUNT_FORMS:
+        page.goto(with_lang(live_server + path, locale))
+        with page.expect_navigation():
+            page.locator("main form[method=post] button[type=submit]").first.click()
+        lines = [] if page.locator(".error-summary").count() else ["no error summary after sending it empty"]
+        lines += [describe(v) for v in axe_violations(page)]
+        if page.locator(".demo-banner").count() != 1:
+            lines.append("no demo-data banner")
+        if lines:
+            problems[f"{path} (sent empty) [{locale}]"] = lines
+    context.close()
+    assert not problems, "\n" + report(problems)
