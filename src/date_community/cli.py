@@ -764,6 +764,7 @@ from . import cli_signs  # noqa: E402,F401
 from . import cli_forms  # noqa: E402,F401
 from . import cli_opendata  # noqa: E402,F401
 from . import cli_tourism  # noqa: E402,F401
+from . import cli_doctor  # noqa: E402,F401
 
 
 if __name__ == "__main__":  # pragma: no cover
