@@ -161,6 +161,20 @@ def test_keep_never_deletes_the_backup_just_made(db, tmp_path):
     assert [p.name for p in (tmp_path / "nightly").iterdir()] == [Path(made["path"]).name]
 
 
+def test_without_db_the_cli_uses_the_apps_database_setting_from_config_toml(db, db_path, tmp_path):
+    # A cron job with no --db must back up the database the web app uses, even
+    # when its path is only written in config.toml.
+    toml = tmp_path / "config.toml"
+    toml.write_text(f'DATE_COMMUNITY_DB = "{db_path}"\nDATE_COMMUNITY_BACKUP_DIR = "{tmp_path / "nightly"}"\n',
+                    encoding="utf-8")
+    result = CliRunner().invoke(cli, ["backup", "--json"],
+                                env={"DATE_COMMUNITY_CONFIG": str(toml), "DATE_COMMUNITY_DB": "",
+                                     "DATE_COMMUNITY_BACKUP_DIR": ""})
+    assert result.exit_code == 0, result.output
+    assert Path(json.loads(result.stdout)["path"]).parent == tmp_path / "nightly"
+    assert backups.last_backup_at(db) is not None
+
+
 def test_keep_with_out_and_path_with_out_are_usage_errors(db_path, tmp_path):
     _cli(db_path, "backup", "--out", tmp_path / "a.db", "--keep", 3, expect=2)
     _cli(db_path, "backup", tmp_path / "a.db", "--out", tmp_path / "b.db", expect=2)

@@ -53,7 +53,9 @@ class State:
 
     @property
     def path(self) -> Path:
-        return dbmod.resolve_path(self.db_path)
+        # --db, else the app's own setting (environment, then instance/config.toml),
+        # so a cron job backs up the database the web app uses.
+        return dbmod.resolve_path(self.db_path or config.load()["DATABASE"])
 
     def open(self, *, migrate: bool = True) -> sqlite_utils.Database:
         # Opened on first use only, so `--help` and usage errors never create
@@ -238,7 +240,8 @@ class DateCommunityGroup(click.Group):
 
 @click.group(cls=DateCommunityGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", "db_path", metavar="PATH", type=click.Path(dir_okay=False),
-              help=f"SQLite database file. Default: ${dbmod.ENV_VAR}, else {dbmod.DEFAULT_PATH}.")
+              help=f"SQLite database file. Default: ${dbmod.ENV_VAR} (or in instance/config.toml), "
+                   f"else {dbmod.DEFAULT_PATH}.")
 @click.option("-v", "--verbose", is_flag=True,
               help="Show library warnings (e.g. an old SQLite version) on stderr.")
 @json_option
