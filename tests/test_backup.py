@@ -276,3 +276,15 @@ def test_restore_keeps_triggers_indexes_and_foreign_keys(make_session, make_resi
     n = catalog_db.execute("SELECT n FROM page_version").fetchone()[0]
     make_session(day=2)
     assert catalog_db.execute("SELECT n FROM page_version").fetchone()[0] > n
+
+
+def test_backup_onto_the_live_database_and_restore_from_it_are_refused(make_resident, catalog_db, db_path):
+    rid = make_resident()
+    with pytest.raises(DateCommunityError) as info:
+        backups.make_backup(catalog_db, out=db_path)
+    assert info.value.code == "backup_failed"
+    with pytest.raises(DateCommunityError) as info:
+        dbmod.restore(catalog_db, db_path)
+    assert info.value.code == "restore_failed"
+    assert [rid] == [r["id"] for r in catalog_db.query("SELECT id FROM residents")]
+    assert dbmod.integrity_ok(catalog_db) and backups.last_backup_at(catalog_db) is None

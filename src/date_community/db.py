@@ -141,6 +141,15 @@ def integrity_ok(db: sqlite_utils.Database) -> bool:
     return len(rows) == 1 and list(rows[0].values())[0] == "ok"
 
 
+def is_database_file(db: sqlite_utils.Database, path: str | os.PathLike) -> bool:
+    """True when ``path`` is the file ``db`` has open as its main database."""
+    main = next((row[2] for row in db.conn.execute("PRAGMA database_list") if row[1] == "main"), "")
+    try:
+        return bool(main) and Path(path).exists() and os.path.samefile(main, path)
+    except OSError:
+        return False
+
+
 def backup(db: sqlite_utils.Database, target: str | os.PathLike) -> Path:
     """Copy the live database with SQLite's online backup API.
 
@@ -150,6 +159,9 @@ def backup(db: sqlite_utils.Database, target: str | os.PathLike) -> Path:
     target = Path(target)
     if target.exists() and target.is_dir():
         raise DateCommunityError("backup_failed", reason="target is a directory")
+    if is_database_file(db, target):
+        # Renaming a copy over the live file under open connections and their WAL would corrupt it.
+        raise DateCommunityError("backup_failed", reason="target is the live database")
     tmp = target.with_name(target.name + ".partial")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -204,6 +216,8 @@ def restore(db: sqlite_utils.Database, source: str | os.PathLike, *,
     source = Path(source)
     if not source.is_file():
         raise DateCommunityError("restore_failed", reason="no such file")
+    if is_database_file(db, source):
+        raise DateCommunityError("restore_failed", reason="the backup is the live database")
     _check_backup_file(source)
     conn = db.conn
     if conn.in_transaction:
