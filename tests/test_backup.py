@@ -247,6 +247,37 @@ def test_restore_is_refused_while_another_process_holds_the_write_lock(make_resi
     assert dbmod.integrity_ok(catalog_db)
 
 
+def test_readers_do_not_block_a_restore_and_keep_their_snapshot(make_resident, catalog_db, db_path, tmp_path):
+    make_resident()
+    empty = dbmod.connect(tmp_path / "empty.db")
+    try:
+        source = dbmod.backup(empty, tmp_path / "empty-backup.db")
+    finally:
+        empty.close()
+    reader = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT count(*) FROM residents").fetchone()[0] == 1
+        dbmod.restore(catalog_db, source, lock_timeout=0.5)  # a page being rendered does not stop it
+        assert reader.execute("SELECT count(*) FROM residents").fetchone()[0] == 1  # ... and finishes on old data
+        reader.execute("COMMIT")
+        assert reader.execute("SELECT count(*) FROM residents").fetchone()[0] == 0
+    finally:
+        reader.close()
+
+
+def test_a_backup_is_one_self_contained_file(make_resident, catalog_db, tmp_path):
+    make_resident(name_kanji="伊達 一郎")
+    target = dbmod.backup(catalog_db, tmp_path / "b.db")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("b.db")) == ["b.db"]
+    conn = sqlite3.connect(f"file:{target}?mode=ro", uri=True)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        assert conn.execute("SELECT name_kanji FROM residents").fetchall() == [("伊達 一郎",)]
+    finally:
+        conn.close()
+
+
 def test_restore_moves_the_page_counter_forward(make_session, catalog_db, tmp_path):
     source = dbmod.backup(catalog_db, tmp_path / "b.db")
     for day in range(1, 4):

@@ -168,6 +168,9 @@ def backup(db: sqlite_utils.Database, target: str | os.PathLike) -> Path:
         dest = sqlite3.connect(str(tmp))
         try:
             db.conn.backup(dest)
+            # The copy carries the live file's WAL flag; as a rollback-journal file
+            # it is one self-contained file that opens read-only anywhere.
+            dest.execute("PRAGMA journal_mode = DELETE").fetchall()
         finally:
             dest.close()
         os.replace(tmp, target)  # no half-written backup under the real name
