@@ -319,3 +319,27 @@ def test_backup_onto_the_live_database_and_restore_from_it_are_refused(make_resi
     assert info.value.code == "restore_failed"
     assert [rid] == [r["id"] for r in catalog_db.query("SELECT id FROM residents")]
     assert dbmod.integrity_ok(catalog_db) and backups.last_backup_at(catalog_db) is None
+
+
+def test_a_restore_that_fails_halfway_leaves_the_live_database_as_it_was(make_session, make_resident, catalog_db,
+                                                                         tmp_path):
+    sid = make_session()
+    booking = bookings.book_seat(catalog_db, sid, make_resident(name_kanji="伊達 花子"), source="phone", actor="t",
+                                 now=BASE)
+    # A backup that passes integrity_check but holds a booking of a resident who does not exist:
+    # found only after every table has been dropped and refilled.
+    source = dbmod.backup(catalog_db, tmp_path / "broken.db")
+    conn = sqlite3.connect(source, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("DELETE FROM residents")
+    conn.close()
+    schema_before = catalog_db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
+
+    with pytest.raises(DateCommunityError) as info:
+        dbmod.restore(catalog_db, source)
+    assert info.value.code == "invalid_database"
+    assert catalog_db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall() == schema_before
+    assert [r["name_kanji"] for r in catalog_db.query("SELECT name_kanji FROM residents")] == ["伊達 花子"]
+    assert bookings.get_booking(catalog_db, booking["booking_id"])["status"] == "confirmed"
+    assert catalog_db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert dbmod.integrity_ok(catalog_db)
