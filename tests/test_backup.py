@@ -343,3 +343,16 @@ def test_a_restore_that_fails_halfway_leaves_the_live_database_as_it_was(make_se
     assert bookings.get_booking(catalog_db, booking["booking_id"])["status"] == "confirmed"
     assert catalog_db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert dbmod.integrity_ok(catalog_db)
+
+
+def test_a_restore_revives_no_login_session(catalog_db, tmp_path):
+    from date_community import accounts
+
+    uid = accounts.create_user(catalog_db, username="sato", password="a long passphrase of words", role="staff")
+    token = accounts.start_login_session(catalog_db, uid)
+    source = dbmod.backup(catalog_db, tmp_path / "b.db")
+    accounts.end_login_session(catalog_db, token)  # signed out after the backup
+    dbmod.restore(catalog_db, source)
+    assert accounts.user_for_login_session(catalog_db, token) is None
+    assert catalog_db.execute("SELECT count(*) FROM login_sessions").fetchone()[0] == 0
+    assert catalog_db.execute("SELECT count(*) FROM users").fetchone()[0] == 1

@@ -287,6 +287,10 @@ def _replace_contents(conn) -> None:
             conn.execute(sql)
     if conn.execute("PRAGMA main.foreign_key_check").fetchone() is not None:
         raise DateCommunityError("invalid_database")
+    if _has_table(conn, "main", "login_sessions"):
+        # Logins in the backup may since have been ended (log-out, a disabled
+        # account, a changed password); none is revived, everyone signs in again.
+        conn.execute("DELETE FROM main.login_sessions")
     if old_version is not None and _has_table(conn, "main", "page_version"):
         # The web app's page cache keys pages on this counter; the backup's
         # value may be one the live database already passed, so move it past
