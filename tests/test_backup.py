@@ -41,7 +41,7 @@ def _cli(db_path: Path, *args, expect: int = 0, env: dict | None = None):
 def test_backup_during_concurrent_bookings_holds_every_acknowledged_booking(catalog_db, db_path, make_session,
                                                                            tmp_path):
     # Enough rows that the copy takes a while and writers really overlap it.
-    session_ids = [make_session(day=d, seats=500) for d in range(1, 5)]
+    session_ids = [make_session(day=d, seats=500) for d in range(1, 9)]
     residents = [people.add_resident(catalog_db, name_kanji=f"見本 {n}", name_kana="みほん", phone=f"090{n:08d}",
                                      source="phone") for n in range(1, 801)]
     pairs = [(s, r) for r in residents for s in session_ids]
@@ -73,7 +73,9 @@ def test_backup_during_concurrent_bookings_holds_every_acknowledged_booking(cata
         started = time.monotonic()
         made = backups.make_backup(catalog_db, out=tmp_path / "during.db")
         finished = time.monotonic()
-        time.sleep(0.2)
+        deadline = finished + 10
+        while not any(at > finished for at, _ in acknowledged[-5:]) and time.monotonic() < deadline:
+            time.sleep(0.01)  # until bookings acknowledged after the backup show the writers kept going
     finally:
         stop.set()
         for t in threads:
