@@ -358,3 +358,16 @@ def test_a_restore_revives_no_login_session(catalog_db, tmp_path):
     assert accounts.user_for_login_session(catalog_db, token) is None
     assert catalog_db.execute("SELECT count(*) FROM login_sessions").fetchone()[0] == 0
     assert catalog_db.execute("SELECT count(*) FROM users").fetchone()[0] == 1
+
+
+def test_a_backup_from_an_older_version_gets_todays_schema(make_resident, catalog_db, tmp_path):
+    rid = make_resident()
+    source = dbmod.backup(catalog_db, tmp_path / "old.db")
+    conn = sqlite3.connect(source, isolation_level=None)
+    conn.execute("DROP TABLE instance_meta")  # as made before migration 0008 existed
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0008_instance_meta'")
+    conn.close()
+    dbmod.restore(catalog_db, source)
+    assert "instance_meta" in catalog_db.table_names()
+    assert [rid] == [r["id"] for r in catalog_db.query("SELECT id FROM residents")]
+    assert "0008_instance_meta" in {r["name"] for r in catalog_db.query("SELECT name FROM _sqlite_migrations")}
