@@ -29,7 +29,7 @@ import sqlite_utils
 from .sqlitedriver import sqlite3
 from . import db as dbmod
 from . import demo as demomod
-from . import mailer, notify, people, timeutil
+from . import backups, config, mailer, notify, people, timeutil
 from .errors import DateCommunityError, ValidationError
 from .scheduling import bookings, calendar, calllist, catalog, sessions, shifts
 from .schema import DEVICES, DISTRICTS, ROLES, SESSION_KINDS, SOURCES
@@ -53,7 +53,9 @@ class State:
 
     @property
     def path(self) -> Path:
-        return dbmod.resolve_path(self.db_path)
+        # --db, else the app's own setting (environment, then instance/config.toml),
+        # so a cron job backs up the database the web app uses.
+        return dbmod.resolve_path(self.db_path or config.load()["DATABASE"])
 
     def open(self, *, migrate: bool = True) -> sqlite_utils.Database:
         # Opened on first use only, so `--help` and usage errors never create
@@ -238,7 +240,8 @@ class DateCommunityGroup(click.Group):
 
 @click.group(cls=DateCommunityGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", "db_path", metavar="PATH", type=click.Path(dir_okay=False),
-              help=f"SQLite database file. Default: ${dbmod.ENV_VAR}, else {dbmod.DEFAULT_PATH}.")
+              help=f"SQLite database file. Default: ${dbmod.ENV_VAR} (or in instance/config.toml), "
+                   f"else {dbmod.DEFAULT_PATH}.")
 @click.option("-v", "--verbose", is_flag=True,
               help="Show library warnings (e.g. an old SQLite version) on stderr.")
 @json_option
@@ -312,15 +315,31 @@ def demo(content_path: str | None) -> None:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the backup to FILE (same as giving PATH).")
+@click.option("--keep", type=click.IntRange(min=1), metavar="N",
+              help="Without --out: keep only the newest N timestamped backups in the folder.")
 @json_option
-def backup(path: Path) -> None:
-    """Copy the live database to PATH (SQLite online backup, safe while in use)."""
+def backup(path: Path | None, out: Path | None, keep: int | None) -> None:
+    """Copy the live database to a file (SQLite online backup, safe while in use).
+
+    Without --out or PATH it writes date-community-YYYYmmdd-HHMMSS.db in
+    DATE_COMMUNITY_BACKUP_DIR.  The live database records when the backup was
+    made, which `date-community doctor` checks.
+    """
+    if path is not None and out is not None:
+        raise click.UsageError("give the file as PATH or as --out, not both")
+    out = out or path
+    if out is not None and keep is not None:
+        raise click.UsageError("--keep rotates the timestamped files in the backup folder; it needs no --out")
+    folder = None if out is not None else Path(config.load()["BACKUP_DIR"])
     database = _state().db
-    target = dbmod.backup(database, path)
+    made = backups.make_backup(database, out=out, folder=folder, keep=keep)
     counts = table_counts(database)
-    emit({"path": str(target), "bytes": target.stat().st_size, "counts": counts},
-         f"Backed up to {target} ({target.stat().st_size} bytes).")
+    emit({**made, "counts": counts},
+         f"Backed up to {made['path']} ({made['bytes']} bytes)."
+         + (f" Removed {len(made['removed'])} older backups." if made["removed"] else ""))
 
 
 @cli.command()
@@ -749,6 +768,7 @@ from . import cli_forms  # noqa: E402,F401
 from . import cli_opendata  # noqa: E402,F401
 from . import cli_tourism  # noqa: E402,F401
 from . import cli_users  # noqa: E402,F401
+from . import cli_doctor  # noqa: E402,F401
 
 
 if __name__ == "__main__":  # pragma: no cover

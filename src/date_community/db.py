@@ -141,6 +141,15 @@ def integrity_ok(db: sqlite_utils.Database) -> bool:
     return len(rows) == 1 and list(rows[0].values())[0] == "ok"
 
 
+def is_database_file(db: sqlite_utils.Database, path: str | os.PathLike) -> bool:
+    """True when ``path`` is the file ``db`` has open as its main database."""
+    main = next((row[2] for row in db.conn.execute("PRAGMA database_list") if row[1] == "main"), "")
+    try:
+        return bool(main) and Path(path).exists() and os.path.samefile(main, path)
+    except OSError:
+        return False
+
+
 def backup(db: sqlite_utils.Database, target: str | os.PathLike) -> Path:
     """Copy the live database with SQLite's online backup API.
 
@@ -150,12 +159,18 @@ def backup(db: sqlite_utils.Database, target: str | os.PathLike) -> Path:
     target = Path(target)
     if target.exists() and target.is_dir():
         raise DateCommunityError("backup_failed", reason="target is a directory")
+    if is_database_file(db, target):
+        # Renaming a copy over the live file under open connections and their WAL would corrupt it.
+        raise DateCommunityError("backup_failed", reason="target is the live database")
     tmp = target.with_name(target.name + ".partial")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         dest = sqlite3.connect(str(tmp))
         try:
             db.conn.backup(dest)
+            # The copy carries the live file's WAL flag; as a rollback-journal file
+            # it is one self-contained file that opens read-only anywhere.
+            dest.execute("PRAGMA journal_mode = DELETE").fetchall()
         finally:
             dest.close()
         os.replace(tmp, target)  # no half-written backup under the real name
@@ -166,21 +181,123 @@ def backup(db: sqlite_utils.Database, target: str | os.PathLike) -> Path:
     return target
 
 
-def restore(db: sqlite_utils.Database, source: str | os.PathLike) -> None:
-    """Replace the contents of ``db`` with the backup at ``source``."""
-    source = Path(source)
-    if not source.is_file():
-        raise DateCommunityError("restore_failed", reason="no such file")
+# How long a restore waits for the app to finish a write before refusing.
+# App writes take milliseconds; a longer hold means it is busy, and a restore
+# must not land in the middle of its work.
+RESTORE_LOCK_TIMEOUT_SECONDS = 2.0
+_RESTORE_ALIAS = "restore_source"
+
+
+def _check_backup_file(source: Path) -> None:
+    """Refuse anything but a healthy date-community database, before touching the live one."""
     try:
         src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
         try:
             ok = src.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             tables = {r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if not ok or "sessions" not in tables:
-                raise DateCommunityError("invalid_database")
-            src.backup(db.conn)
         finally:
             src.close()
     except sqlite3.DatabaseError as exc:
         raise DateCommunityError("invalid_database") from exc
-    apply_migrations(db)
+    if not ok or not {"sessions", "_sqlite_migrations"} <= tables:
+        raise DateCommunityError("invalid_database")
+
+
+def restore(db: sqlite_utils.Database, source: str | os.PathLike, *,
+            lock_timeout: float = RESTORE_LOCK_TIMEOUT_SECONDS) -> None:
+    """Replace the contents of ``db`` with the backup at ``source``.
+
+    The whole restore runs in one ``BEGIN IMMEDIATE`` transaction on the live
+    database: it refuses with ``database_busy`` when another connection (the
+    web app, cron) holds the write lock for longer than ``lock_timeout``, no
+    writer can slip in halfway, and any failure rolls back to the database as
+    it was.  SQLite's backup API cannot do this: it needs the destination
+    without an open transaction, and Python's ``Connection.backup`` retries a
+    busy destination forever.  Readers are not blocked (WAL): a page being
+    rendered finishes on the old data and the next one sees the restored data.
+    """
+    source = Path(source)
+    if not source.is_file():
+        raise DateCommunityError("restore_failed", reason="no such file")
+    if is_database_file(db, source):
+        raise DateCommunityError("restore_failed", reason="the backup is the live database")
+    _check_backup_file(source)
+    conn = db.conn
+    if conn.in_transaction:
+        raise DateCommunityError("restore_failed", reason="inside a transaction")
+    conn.execute(f"PRAGMA busy_timeout = {int(lock_timeout * 1000)}")
+    # Tables are dropped and refilled in dependency-blind order; the copy is
+    # checked as a whole with foreign_key_check before it commits.  The pragma
+    # cannot change inside a transaction, hence here.
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        conn.execute(f"ATTACH DATABASE ? AS {_RESTORE_ALIAS}", [str(source)])
+        try:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise DateCommunityError("database_busy") from exc
+            try:
+                _replace_contents(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        finally:
+            conn.execute(f"DETACH DATABASE {_RESTORE_ALIAS}")
+    except sqlite3.DatabaseError as exc:
+        raise DateCommunityError("restore_failed", reason=type(exc).__name__) from exc
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+    apply_migrations(db)  # a backup from an older version gets today's schema
+    # Fold the restored pages back into the database file when no reader is in
+    # the way; PASSIVE never waits and never fails for that.
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def _objects(conn, schema: str) -> list[tuple[str, str, str | None]]:
+    return conn.execute(
+        f"SELECT type, name, sql FROM {schema}.sqlite_master WHERE name NOT LIKE 'sqlite_%' "
+        "ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 ELSE 2 END, rowid").fetchall()
+
+
+def _replace_contents(conn) -> None:
+    """Inside the restore's transaction: the live schema and rows become the backup's."""
+    def quoted(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    old_version = conn.execute("SELECT n FROM main.page_version WHERE id = 1").fetchone() \
+        if _has_table(conn, "main", "page_version") else None
+    for kind, name, _sql in reversed(_objects(conn, "main")):
+        if kind in ("trigger", "view", "table"):  # indexes go with their tables
+            conn.execute(f"DROP {kind.upper()} IF EXISTS main.{quoted(name)}")
+    source_objects = _objects(conn, _RESTORE_ALIAS)
+    for kind, name, sql in source_objects:
+        if kind == "table":
+            conn.execute(sql)  # unqualified CREATE goes to main
+            conn.execute(f"INSERT INTO main.{quoted(name)} SELECT * FROM {_RESTORE_ALIAS}.{quoted(name)}")
+    if _has_table(conn, "main", "sqlite_sequence"):
+        conn.execute("DELETE FROM main.sqlite_sequence")
+        if _has_table(conn, _RESTORE_ALIAS, "sqlite_sequence"):
+            conn.execute(f"INSERT INTO main.sqlite_sequence SELECT * FROM {_RESTORE_ALIAS}.sqlite_sequence")
+    for kind, _name, sql in source_objects:
+        if kind in ("index", "view", "trigger") and sql:  # triggers last: the copy must not fire them
+            conn.execute(sql)
+    if conn.execute("PRAGMA main.foreign_key_check").fetchone() is not None:
+        raise DateCommunityError("invalid_database")
+    if _has_table(conn, "main", "login_sessions"):
+        # Logins in the backup may since have been ended (log-out, a disabled
+        # account, a changed password); none is revived, everyone signs in again.
+        conn.execute("DELETE FROM main.login_sessions")
+    if old_version is not None and _has_table(conn, "main", "page_version"):
+        # The web app's page cache keys pages on this counter; the backup's
+        # value may be one the live database already passed, so move it past
+        # both or a page cached before the restore could be served as current.
+        conn.execute("UPDATE main.page_version SET n = max(n, ?) + 1 WHERE id = 1", [old_version[0]])
+
+
+def _has_table(conn, schema: str, name: str) -> bool:
+    return conn.execute(f"SELECT 1 FROM {schema}.sqlite_master WHERE type = 'table' AND name = ?",
+                        [name]).fetchone() is not None
