@@ -15,7 +15,7 @@ from date_community import db as dbmod
 from date_community import i18n
 from date_community.errors import DateCommunityError
 
-from . import formatting, locale, security
+from . import fields, formatting, locale, security
 from .database import close_db, get_db
 from .extensions import babel, csrf, login_manager
 
@@ -73,6 +73,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["cancel_throttle"] = security.LoginThrottle()  # guessing booking references
     formatting.register(app)
 
+    fields.register(app)  # bounded <int:...> (ids beyond SQLite's 64 bits are a 404), before any route
     from . import auth, public, staff, volunteer
 
     app.register_blueprint(public.bp)
