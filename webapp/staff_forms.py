@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 import segno
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -208,7 +208,9 @@ def forms_upload():
                 files.append((name, data))
             if not errors:
                 try:
-                    report = records.scan_files(get_db(), files, actor=_actor())
+                    report = records.scan_files(get_db(), files, actor=_actor(),
+                                                max_pixels=current_app.config["UPLOAD_MAX_PIXELS"],
+                                                max_file_pages=current_app.config["UPLOAD_MAX_PAGES"])
                 except DateCommunityError as exc:
                     errors["files"] = error_text(exc)
                 else:

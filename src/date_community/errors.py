@@ -91,6 +91,8 @@ MESSAGES: dict[str, str] = {
     "too_many_sessions": "There are too many sessions for one printed form.",
     "upload_not_an_image": "The file is not a PDF, PNG, JPEG or TIFF image, or it is damaged.",
     "upload_too_large_image": "The image has too many pixels.",
+    "upload_too_many_pages": "The file has more pages or frames than one upload may have.",
+    "disk_full": "The disk is full, so nothing was saved; free some space and try again.",
     "opendata_invalid": "The open-data file has a problem at the row and column given.",
     "font_missing": "A font needed for printing is not installed.",
     "content_invalid": "The content files are not valid.",

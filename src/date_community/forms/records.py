@@ -203,9 +203,15 @@ class PageResult:
     error: str | None = None  # a DateCommunityError code when the file could not be read
 
 
-def read_files(db, files: Iterable[tuple[str, bytes]], *, max_pages: int = MAX_PAGES_PER_BATCH) -> list[PageResult]:
-    """Read every page of every file (no writes).  Never raises for a bad file."""
+def read_files(db, files: Iterable[tuple[str, bytes]], *, max_pages: int = MAX_PAGES_PER_BATCH,
+               max_pixels: int | None = None, max_file_pages: int | None = None) -> list[PageResult]:
+    """Read every page of every file (no writes).  Never raises for a bad file.
+
+    ``max_pixels`` and ``max_file_pages`` are the upload limits (the settings
+    UPLOAD_MAX_PIXELS and UPLOAD_MAX_PAGES); a file over them is one error row."""
     from . import reader
+
+    limits = {"max_pixels": max_pixels or reader.MAX_PIXELS, "max_file_pages": max_file_pages or reader.MAX_FILE_PAGES}
 
     cache: dict[str, Any] = {}
 
@@ -226,7 +232,7 @@ def read_files(db, files: Iterable[tuple[str, bytes]], *, max_pages: int = MAX_P
             continue
         page_no = 0
         try:
-            for image in reader.load_pages(data, source, max_pages=remaining):
+            for image in reader.load_pages(data, source, max_pages=remaining, **limits):
                 page_no += 1
                 try:
                     read = reader.read_sheet(image, layout_for)
@@ -314,14 +320,15 @@ def _sheet_row(db, page: PageResult, seen: set[int], moment: dt.datetime) -> dic
     return row
 
 
-def scan_files(db, files: list[tuple[str, bytes]], *, actor: str, max_pages: int = MAX_PAGES_PER_BATCH) -> dict:
+def scan_files(db, files: list[tuple[str, bytes]], *, actor: str, max_pages: int = MAX_PAGES_PER_BATCH,
+               max_pixels: int | None = None, max_file_pages: int | None = None) -> dict:
     """Read uploaded files (PDF, PNG, JPEG, TIFF; several pages each) and store
     them as one batch.  Returns the batch report (see :func:`batch_report`)
     plus ``files_read``: how many files gave at least one page."""
     files = list(files)
     if not files:
         raise ValidationError("upload_no_files")
-    pages = read_files(db, files, max_pages=max_pages)
+    pages = read_files(db, files, max_pages=max_pages, max_pixels=max_pixels, max_file_pages=max_file_pages)
     batch_id = record_batch(db, pages, actor=actor, file_count=len(files))
     report = batch_report(db, batch_id)
     report["files_read"] = len({p.source_name for p in pages if p.read is not None})
