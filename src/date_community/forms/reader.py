@@ -207,6 +207,8 @@ def _pdf_pages(data: bytes, max_pages: int, max_pixels: int = MAX_PIXELS,
                 scale = PDF_DPI / 72
                 if not (w > 0 and h > 0) or w * h * scale * scale > max_pixels:
                     raise DateCommunityError("upload_too_large_image")
+                # A page larger than A4 is rendered smaller, to what the reader uses (as images are reduced).
+                scale = min(scale, 2 * READ_LONG_SIDE / max(w, h))
                 bitmap = page.render(scale=scale, grayscale=True)
                 arr = bitmap.to_numpy()
                 img = Image.fromarray(np.ascontiguousarray(arr[:, :, 0] if arr.ndim == 3 else arr), "L")
