@@ -234,3 +234,15 @@ def test_whole_number_parser(text, expected):
 ])
 def test_record_id_parser(text, expected):
     assert fields.record_id(text) == expected
+
+
+@pytest.mark.parametrize("value", HUGE + ("-1",))
+def test_large_numbers_in_query_strings_are_never_500(app, web_ids, value):
+    c = _client(app, "staff")
+    sid, rid = web_ids["session_id"], web_ids["resident_id"]
+    for path in (f"/staff/audit?page={value}", f"/staff/residents/merge?keep={value}&other={rid}",
+                 f"/staff/residents/merge?keep={rid}&other={value}", f"/staff/sessions/{sid}?promoted={value}",
+                 f"/staff/today?date={value}", f"/opendata/events.csv?from={value}"):
+        response = c.get(path)
+        response.close()
+        assert response.status_code in (200, 400, 404), (path, response.status_code)

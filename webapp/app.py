@@ -13,9 +13,9 @@ from werkzeug.exceptions import HTTPException
 from date_community import config as settings
 from date_community import db as dbmod
 from date_community import i18n
-from date_community.errors import DateCommunityError
+from date_community.errors import DateCommunityError, disk_full_cause
 
-from . import fields, formatting, locale, security
+from . import fields, formatting, locale, security, spool
 from .database import close_db, get_db
 from .extensions import babel, csrf, login_manager
 
@@ -37,6 +37,7 @@ def _config_from_settings() -> dict[str, Any]:
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.request_class = spool.ClosingRequest  # spooled uploads are closed even when a full disk stops the parse
     app.config.update(_config_from_settings())
     if config:
         app.config.update(config)
@@ -127,6 +128,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
+        cause = disk_full_cause(exc)
+        if cause:
+            # SQLite rolled the transaction back (write_transaction) and a spooled upload's
+            # temporary file is already unlinked, so nothing is half-written; say so and
+            # name the cause in one line, without request data.
+            log.error("disk full (%s): nothing saved on %s %s", cause, request.method, request.path)
+            if request.path.startswith("/api/") or request.path == "/healthz":
+                return jsonify(error="disk_full"), 503
+            return render_template("error.html", code=503, title=_error_title(503)), 503
         # Logged without request data: form fields may hold personal data.
         log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.path)
         return render_template("error.html", code=500, title=_error_title(500)), 500
@@ -158,4 +168,5 @@ def _error_title(code: int | None) -> str:
         405: _("Something went wrong with the form"),
         413: _("The file is too large"),
         429: _("Too many attempts"),
+        503: _("The system cannot save right now"),
     }.get(code or 500, _("Sorry, there is a problem with the service"))

@@ -16,6 +16,7 @@ type" with a change of a line or two per view.
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 from flask import request
 from werkzeug.routing import IntegerConverter
@@ -65,6 +66,15 @@ def arg_id(name: str) -> int | None:
 def arg_whole(name: str, default: int, *, minimum: int = 0, maximum: int = SQLITE_MAX_INT) -> int:
     value = whole(request.args.get(name), minimum=minimum, maximum=maximum)
     return default if value is None else value
+
+
+def decimal(text, *, limit: float) -> float | None:
+    """A decimal number such as a latitude (37.8191) within [-limit, limit]; else None."""
+    try:
+        number = float((text or "").strip())
+    except (ValueError, TypeError):
+        return None
+    return number if math.isfinite(number) and -limit <= number <= limit else None
 
 
 def date(text) -> dt.date | None:

@@ -535,11 +535,8 @@ def _venue_form(venue: dict | None):
         if not values[name]:
             coords[name] = None
             continue
-        try:
-            coords[name] = float(values[name])
-        except ValueError:
-            coords[name] = None
-        if coords[name] is None or not -limit <= coords[name] <= limit:
+        coords[name] = parse.decimal(values[name], limit=limit)
+        if coords[name] is None:
             errors[name] = str(message)
     if not errors and (coords["lat"] is None) != (coords["lon"] is None):
         missing = "lat" if coords["lat"] is None else "lon"

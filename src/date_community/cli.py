@@ -29,8 +29,8 @@ import sqlite_utils
 from .sqlitedriver import sqlite3
 from . import db as dbmod
 from . import demo as demomod
-from . import mailer, notify, people, timeutil
-from .errors import DateCommunityError, ValidationError
+from . import files, mailer, notify, people, timeutil
+from .errors import DateCommunityError, ValidationError, disk_full_cause
 from .scheduling import bookings, calendar, calllist, catalog, sessions, shifts
 from .schema import DEVICES, DISTRICTS, ROLES, SESSION_KINDS, SOURCES
 
@@ -62,6 +62,8 @@ class State:
             try:
                 self._db = dbmod.connect(self.path, migrate=migrate)
             except sqlite3.DatabaseError as exc:
+                if disk_full_cause(exc):
+                    raise  # reported as disk_full by DateCommunityGroup, not as a bad file
                 # "file is not a database", "unable to open database file" …:
                 # report by code; SQLite's own text is not for end users.
                 raise DateCommunityError("invalid_database", reason=type(exc).__name__) from exc
@@ -228,6 +230,15 @@ class DateCommunityGroup(click.Group):
                 click.echo(f"error: {_one_line(exc.message)} [{exc.code}]", err=True)
             ctx.exit(1)
         except Exception as exc:
+            cause = disk_full_cause(exc)
+            if cause:
+                # SQLite or a file write: the disk (or a file-size limit) is full.
+                full = DateCommunityError("disk_full", cause=cause)
+                if ctx.ensure_object(State).json:
+                    click.echo(json.dumps({"error": full.code, "message": _one_line(full.message)}))
+                else:
+                    click.echo(f"error: {_one_line(full.message)} [{full.code}]", err=True)
+                ctx.exit(1)
             # Only the class name: messages from sqlite3 and friends can quote SQL.
             name = type(exc).__name__
             click.echo(f"error: internal error ({name})", err=True)
@@ -644,11 +655,9 @@ def shift_cancel(shift_id: int, staff: bool, cutoff_hours: float) -> None:
 def _write_or_print(content: str | bytes, out: Path | None) -> None:
     if out is None:
         click.echo(content, nl=False)
-    elif isinstance(content, bytes):
-        out.write_bytes(content)
     else:
         # newline="": keep the CRLF line ends the CSV and iCalendar formats want.
-        out.write_text(content, encoding="utf-8", newline="")
+        files.write_atomic(out, content, newline="")
 
 
 @cli.command()

@@ -24,7 +24,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any, Iterable
 
-from .. import audit, timeutil
+from .. import audit, files, timeutil
 from ..db import query_one, write_transaction
 from ..errors import DateCommunityError, NotFound, ValidationError
 from ..scheduling import catalog, sessions as sessions_mod
@@ -146,9 +146,9 @@ def print_forms(db, venue_slug: str, date_from, date_to, copies, out_dir, *, act
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     pdf_path = folder / pdf_filename(prepared["version"], prepared["serials"])
-    printing.render_pdf(prepared["layout"], prepared["serials"], str(pdf_path))
+    files.write_atomic(pdf_path, lambda tmp: printing.render_pdf(prepared["layout"], prepared["serials"], tmp))
     layout_path = folder / "layout.json"
-    layout_path.write_text(prepared["layout"].to_json(), encoding="utf-8")
+    files.write_atomic(layout_path, prepared["layout"].to_json())
     return {"version": prepared["version"], "serials": prepared["serials"], "pdf": str(pdf_path),
             "layout": str(layout_path), "sessions": len(prepared["sessions"])}
 
