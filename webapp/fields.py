@@ -77,12 +77,19 @@ def decimal(text, *, limit: float) -> float | None:
     return number if math.isfinite(number) and -limit <= number <= limit else None
 
 
+# Dates this service can mean.  Python accepts years 1 to 9999, but a week added
+# to 9999-12-31 (a series, a list's end, the day after) overflows: a 500.
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(2999, 12, 31)
+
+
 def date(text) -> dt.date | None:
-    """A date typed as 2031-04-08; else None."""
+    """A date typed as 2031-04-08, from 1900 to 2999; else None."""
     try:
-        return dt.date.fromisoformat((text or "").strip())
+        day = dt.date.fromisoformat((text or "").strip())
     except (ValueError, TypeError):
         return None
+    return day if FIRST_DAY <= day <= LAST_DAY else None
 
 
 def time(text) -> dt.time | None:
@@ -94,18 +101,9 @@ def time(text) -> dt.time | None:
 
 
 def local_datetime(text) -> dt.datetime | None:
-    """A ``datetime-local`` value (2031-04-08T10:00) as Tokyo time; else None."""
+    """A ``datetime-local`` value (2031-04-08T10:00) as Tokyo time, from 1900 to 2999; else None."""
     try:
-        return timeutil.parse(dt.datetime.fromisoformat((text or "").strip()))
+        moment = dt.datetime.fromisoformat((text or "").strip())
     except (ValueError, TypeError):
         return None
-
-
-def text(name: str, source=None) -> str:
-    """A text field with surrounding spaces removed ("" when missing)."""
-    return ((source if source is not None else request.form).get(name) or "").strip()
-
-
-def choice(value, allowed) -> str | None:
-    """``value`` when it is one of ``allowed``; else None."""
-    return value if value in allowed else None
+    return timeutil.parse(moment) if FIRST_DAY <= moment.date() <= LAST_DAY else None
