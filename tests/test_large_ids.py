@@ -246,3 +246,21 @@ def test_large_numbers_in_query_strings_are_never_500(app, web_ids, value):
         response = c.get(path)
         response.close()
         assert response.status_code in (200, 400, 404), (path, response.status_code)
+
+
+@pytest.mark.parametrize("argv", [
+    ["book", "--session", str(2**63), "--resident", "1"],
+    ["book", "--session", "1", "--resident", str(10**30)],
+    ["cancel", "--booking", str(2**63)],
+    ["residents", "list", "--offset", str(10**30)],
+    ["residents", "merge", str(2**63), "1"],
+])
+def test_cli_refuses_ids_beyond_sqlite_as_usage_errors(db_path, argv):
+    from click.testing import CliRunner
+
+    from date_community.cli import cli
+
+    result = CliRunner().invoke(cli, ["--db", str(db_path), *argv])
+    assert result.exit_code == 2, result.output
+    assert "is not in the range" in result.output
+    assert "internal error" not in result.output

@@ -188,6 +188,11 @@ class HelperRange(click.ParamType):
 
 ISO = IsoDateTime()
 DATE = IsoDate()
+# A record id or count: SQLite integers are 64-bit, so a larger number is a usage
+# error (exit 2, one line), not an OverflowError from the driver.
+SQLITE_MAX_INT = 2**63 - 1
+ID = click.IntRange(min=1, max=SQLITE_MAX_INT)
+COUNT = click.IntRange(min=0, max=SQLITE_MAX_INT)
 HELPERS = HelperRange()
 
 
@@ -401,13 +406,13 @@ def sessions_group() -> None:
 @click.option("--venue", required=True, metavar="SLUG", help="Venue slug (see `venues list`).")
 @click.option("--start", required=True, type=ISO, help="Start, ISO 8601; Tokyo time if no offset.")
 @click.option("--end", required=True, type=ISO, help="End, ISO 8601; must be after the start.")
-@click.option("--seats", required=True, type=click.IntRange(min=0), help="Seats in the room, walk-in seats included.")
+@click.option("--seats", required=True, type=COUNT, help="Seats in the room, walk-in seats included.")
 @click.option("--helpers", required=True, type=HELPERS, help="Volunteer helpers wanted, MIN:MAX (e.g. 2:4).")
-@click.option("--walkin", default=0, show_default=True, type=click.IntRange(min=0),
+@click.option("--walkin", default=0, show_default=True, type=COUNT,
               help="Seats kept back for walk-ins (not bookable).")
 @click.option("--kind", type=click.Choice(SESSION_KINDS), default="class", show_default=True,
               help="Kind of session.")
-@click.option("--loaners", default=0, show_default=True, type=click.IntRange(min=0),
+@click.option("--loaners", default=0, show_default=True, type=COUNT,
               help="Loaner smartphones available.")
 @click.option("--signup-opens", type=ISO, help="When booking opens (default: now).")
 @click.option("--signup-closes", type=ISO, help="When booking closes (default: the start).")
@@ -456,7 +461,7 @@ def sessions_list(start: dt.date | None, end: dt.date | None, venue: str | None,
 
 
 @sessions_group.command("cancel")
-@click.argument("session_id", metavar="ID", type=int)
+@click.argument("session_id", metavar="ID", type=ID)
 @click.option("--scope", type=click.Choice(("this", "following")), default="this", show_default=True,
               help="Cancel only this occurrence, or it and the rest of its series.")
 @click.option("--reason", default="", help="Why, for the audit log.")
@@ -508,8 +513,8 @@ def residents_add(name: str, kana: str, phone: str | None, birth_year: str | Non
 
 
 @residents.command("list")
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=1), help="Rows to show.")
-@click.option("--offset", default=0, type=click.IntRange(min=0), help="Rows to skip.")
+@click.option("--limit", default=100, show_default=True, type=ID, help="Rows to show.")
+@click.option("--offset", default=0, type=COUNT, help="Rows to skip.")
 @json_option
 def residents_list(limit: int, offset: int) -> None:
     """List residents in kana order (merged duplicates hidden)."""
@@ -536,8 +541,8 @@ def residents_duplicates() -> None:
 
 
 @residents.command("merge")
-@click.argument("keep_id", type=int)
-@click.argument("other_id", type=int)
+@click.argument("keep_id", type=ID)
+@click.argument("other_id", type=ID)
 @json_option
 def residents_merge(keep_id: int, other_id: int) -> None:
     """Merge resident OTHER_ID into KEEP_ID, keeping every booking."""
@@ -590,8 +595,8 @@ def volunteers_list(active_only: bool) -> None:
 
 
 @cli.command()
-@click.option("--session", "session_id", required=True, type=int, help="Session id.")
-@click.option("--resident", "resident_id", required=True, type=int, help="Resident id.")
+@click.option("--session", "session_id", required=True, type=ID, help="Session id.")
+@click.option("--resident", "resident_id", required=True, type=ID, help="Resident id.")
 @click.option("--source", type=click.Choice(SOURCES), default="phone", show_default=True,
               help="How the booking reached us.")
 @click.option("--override-reason", help="Staff override of the sign-up window and overlap rule; logged.")
@@ -607,7 +612,7 @@ def book(session_id: int, resident_id: int, source: str, override_reason: str | 
 
 
 @cli.command()
-@click.option("--booking", "booking_id", required=True, type=int, help="Booking id.")
+@click.option("--booking", "booking_id", required=True, type=ID, help="Booking id.")
 @json_option
 def cancel(booking_id: int) -> None:
     """Cancel a booking; a freed seat goes to the first on the waitlist."""
@@ -626,8 +631,8 @@ def shift() -> None:
 
 
 @shift.command("book")
-@click.option("--session", "session_id", required=True, type=int, help="Session id.")
-@click.option("--volunteer", "volunteer_id", required=True, type=int, help="Volunteer id.")
+@click.option("--session", "session_id", required=True, type=ID, help="Session id.")
+@click.option("--volunteer", "volunteer_id", required=True, type=ID, help="Volunteer id.")
 @click.option("--role", type=click.Choice(ROLES), default="assistant", show_default=True,
               help="Lead (one per session) or assistant.")
 @json_option
@@ -638,7 +643,7 @@ def shift_book(session_id: int, volunteer_id: int, role: str) -> None:
 
 
 @shift.command("cancel")
-@click.option("--shift", "shift_id", required=True, type=int, help="Shift id.")
+@click.option("--shift", "shift_id", required=True, type=ID, help="Shift id.")
 @click.option("--staff", is_flag=True, help="Staff override: ignore the cancellation cut-off.")
 @click.option("--cutoff-hours", type=click.FloatRange(min=0), default=shifts.DEFAULT_CANCEL_CUTOFF_HOURS,
               show_default=True, help="Volunteers cannot cancel closer than this to the start.")
@@ -661,8 +666,8 @@ def _write_or_print(content: str | bytes, out: Path | None) -> None:
 
 
 @cli.command()
-@click.option("--volunteer", "volunteer_id", type=int, help="Every shift of this volunteer.")
-@click.option("--session", "session_id", type=int, help="This one session.")
+@click.option("--volunteer", "volunteer_id", type=ID, help="Every shift of this volunteer.")
+@click.option("--session", "session_id", type=ID, help="This one session.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
 @json_option
 def ics(volunteer_id: int | None, session_id: int | None, out: Path | None) -> None:
@@ -728,7 +733,7 @@ def outbox_list(state: str | None) -> None:
 
 
 @outbox.command("send")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+@click.option("--limit", type=ID, default=50, show_default=True,
               help="Send at most this many messages in this run.")
 @json_option
 def outbox_send(limit: int) -> None:
@@ -745,7 +750,7 @@ def outbox_send(limit: int) -> None:
 
 
 @outbox.command("requeue")
-@click.argument("message_id", type=int)
+@click.argument("message_id", type=ID)
 @json_option
 def outbox_requeue(message_id: int) -> None:
     """Put a failed message back in the queue, e.g. after fixing an address."""
