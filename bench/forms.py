@@ -12,14 +12,24 @@ the way an upload arrives.  Then:
    crops, the record PNG), in one process;
 3. the same with 2 worker processes (this machine has 2 cores);
 4. peak memory: the largest resident set of this process and of the workers
-   (``ru_maxrss``), and the Python heap peak of one read (tracemalloc).
+   (``ru_maxrss``), and the Python heap peak of one read (tracemalloc);
+5. peak memory of one upload through the whole upload path
+   (``records.scan_files`` on a fresh database, in a fresh process that reports
+   its own ``ru_maxrss``): baseline an ordinary A4 scan at 300 dpi, figure the
+   worst upload the limits accept (UPLOAD_MAX_PAGES pages of UPLOAD_MAX_PIXELS
+   colour pixels each; ``--quick`` uses 3 such pages).
 
-Targets: >= 4 sheets/s at 200 dpi and <= 500 MB.
+Targets: >= 4 sheets/s at 200 dpi, <= 500 MB for the reading processes, and
+<= 600 MB for any one upload.
 """
 from __future__ import annotations
 
 import argparse
 import io
+import json
+import math
+import subprocess
+import tempfile
 import multiprocessing
 import random
 import resource
@@ -35,9 +45,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 import formsynth  # noqa: E402
 from date_community.forms import layout as layout_mod  # noqa: E402
 from date_community.forms import reader  # noqa: E402
+from PIL import Image  # noqa: E402
 
 TARGET_RATE = 4.0
 TARGET_MB = 500.0
+TARGET_UPLOAD_MB = 600.0
 
 _LAYOUT = None
 
@@ -76,11 +88,59 @@ def make_sheets(count: int) -> tuple[layout_mod.Layout, list[bytes]]:
     return layout, sheets
 
 
+def _upload_child(path: str) -> int:
+    """One upload through records.scan_files on a fresh database; prints its own peak RSS."""
+    from date_community import db as dbmod
+    from date_community.forms import records
+
+    data = Path(path).read_bytes()
+    with tempfile.TemporaryDirectory() as tmp:
+        database = dbmod.connect(Path(tmp) / "bench.db")
+        report = records.scan_files(database, [(Path(path).name, data)], actor="bench",
+                                    max_pixels=reader.MAX_PIXELS, max_file_pages=reader.MAX_FILE_PAGES)
+        database.close()
+    print(json.dumps({"rss_mb": _max_rss_mb(resource.RUSAGE_SELF), "pages": report["page_count"],
+                      "counts": report["counts"]}))
+    return 0
+
+
+def _measure_upload(data: bytes, suffix: str) -> dict:
+    with tempfile.NamedTemporaryFile(suffix=suffix) as upload:
+        upload.write(data)
+        upload.flush()
+        done = subprocess.run([sys.executable, __file__, "--upload-child", upload.name],
+                              capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def worst_upload(layout: layout_mod.Layout, pages: int) -> bytes:
+    """A multi-page colour TIFF at the limits: ``pages`` pages of at most MAX_PIXELS each
+    (an A4 form scanned at about 640 dpi), deflate-compressed as scanners write it."""
+    master = formsynth.render_masters(layout, [2001])[2001]
+    height = int(math.sqrt(reader.MAX_PIXELS * layout.page_h / layout.page_w))
+    width = reader.MAX_PIXELS // height
+    page = Image.fromarray(master).convert("RGB").resize((width, height), Image.NEAREST)
+    buf = io.BytesIO()
+    page.save(buf, "TIFF", compression="tiff_adobe_deflate", save_all=True, append_images=[page] * (pages - 1))
+    return buf.getvalue()
+
+
+def ordinary_scan(layout: layout_mod.Layout) -> bytes:
+    masters = formsynth.render_masters(layout, [2001])
+    sheet = formsynth.make_sheet(random.Random(7), masters, layout, "scanner", dpi=300)
+    buf = io.BytesIO()
+    sheet.image.save(buf, "PNG")
+    return buf.getvalue()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few sheets, for a smoke run")
     parser.add_argument("--sheets", type=int, default=40)
+    parser.add_argument("--upload-child", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.upload_child:
+        return _upload_child(args.upload_child)
     count = 6 if args.quick else args.sheets
 
     began = time.perf_counter()
@@ -130,6 +190,19 @@ def main() -> int:
     print(f"figure:   Python heap, one read:  {heap_peak / 1e6:8.1f} MB (tracemalloc)")
     print(f"target:   <= {TARGET_MB:.0f} MB                 {'met' if worst <= TARGET_MB else 'MISSED'}")
 
+    print("\n[4] peak memory of one upload (records.scan_files in a fresh process)")
+    worst_pages = 3 if args.quick else reader.MAX_FILE_PAGES
+    plain = _measure_upload(ordinary_scan(layout), ".png")
+    worst_data = worst_upload(layout, worst_pages)
+    worst_up = _measure_upload(worst_data, ".tif")
+    up_ratio = worst_up["rss_mb"] / plain["rss_mb"]
+    print(f"baseline: A4 scan, 300 dpi PNG:  {plain['rss_mb']:8.1f} MB   ({plain['pages']} page)")
+    print(f"figure:   worst accepted upload:  {worst_up['rss_mb']:8.1f} MB   ({worst_up['pages']} pages of "
+          f"{reader.MAX_PIXELS / 1e6:.0f} Mpx colour, {len(worst_data) / 1e6:.1f} MB TIFF)")
+    print(f"ratio:    worst / baseline:       {up_ratio:8.3f}")
+    print(f"target:   <= {TARGET_UPLOAD_MB:.0f} MB                 "
+          f"{'met' if worst_up['rss_mb'] <= TARGET_UPLOAD_MB else 'MISSED'}")
+
     print("\nSUMMARY")
     header = f"{'measurement':<30}{'baseline':>16}{'figure':>16}{'ratio':>8}  {'target':<14}{'met':<5}"
     print(header)
@@ -140,6 +213,8 @@ def main() -> int:
           f"{'>= 4/s':<14}{'yes' if fig2 >= TARGET_RATE else 'NO':<5}")
     print(f"{'peak RSS (MB)':<30}{'-':>16}{worst:>13.1f} MB{'-':>8}  "
           f"{'<= 500 MB':<14}{'yes' if worst <= TARGET_MB else 'NO':<5}")
+    print(f"{'peak RSS, one upload (MB)':<30}{plain['rss_mb']:>13.1f} MB{worst_up['rss_mb']:>13.1f} MB"
+          f"{up_ratio:>8.3f}  {'<= 600 MB':<14}{'yes' if worst_up['rss_mb'] <= TARGET_UPLOAD_MB else 'NO':<5}")
     print(f"(baseline: PNG decode + grey conversion only.  total {time.perf_counter() - began:.0f} s)")
     return 0
 

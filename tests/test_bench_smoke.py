@@ -60,9 +60,15 @@ FORMS = [
     r"\[3\] peak memory",
     rf"figure:\s+peak RSS, this process:\s+{NUMBER} MB",
     r"target:\s+<= 500 MB\s+(met|MISSED)",
+    r"\[4\] peak memory of one upload",
+    rf"baseline: A4 scan, 300 dpi PNG:\s+{NUMBER} MB",
+    rf"figure:\s+worst accepted upload:\s+{NUMBER} MB\s+\(3 pages of 40 Mpx colour",
+    rf"ratio:\s+worst / baseline:\s+{NUMBER}",
+    r"target:\s+<= 600 MB\s+(met|MISSED)",
     r"SUMMARY",
     rf"sheets/s, one process\s+{NUMBER}/s\s+{NUMBER}/s\s+{NUMBER}",
     rf"peak RSS \(MB\)\s+-\s+{NUMBER} MB",
+    rf"peak RSS, one upload \(MB\)\s+{NUMBER} MB\s+{NUMBER} MB\s+{NUMBER}",
 ]
 
 

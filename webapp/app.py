@@ -14,9 +14,9 @@ from date_community import config as settings
 from date_community import db as dbmod
 from date_community import demo
 from date_community import i18n
-from date_community.errors import DateCommunityError
+from date_community.errors import DateCommunityError, disk_full_cause
 
-from . import formatting, locale, security
+from . import fields, formatting, locale, security, spool
 from .database import close_db, get_db
 from .extensions import babel, csrf, login_manager
 
@@ -38,6 +38,7 @@ def _config_from_settings() -> dict[str, Any]:
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.request_class = spool.ClosingRequest  # spooled uploads are closed even when a full disk stops the parse
     app.config.update(_config_from_settings())
     if config:
         app.config.update(config)
@@ -80,6 +81,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["cancel_throttle"] = security.LoginThrottle()  # guessing booking references
     formatting.register(app)
 
+    fields.register(app)  # bounded <int:...> (ids beyond SQLite's 64 bits are a 404), before any route
     from . import auth, public, staff, volunteer
 
     app.register_blueprint(public.bp)
@@ -137,6 +139,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
+        cause = disk_full_cause(exc)
+        if cause:
+            # SQLite rolled the transaction back (write_transaction) and a spooled upload's
+            # temporary file is already unlinked, so nothing is half-written; say so and
+            # name the cause in one line, without request data.
+            log.error("disk full (%s): nothing saved on %s %s", cause, request.method, request.path)
+            if request.path.startswith("/api/") or request.path == "/healthz":
+                return jsonify(error="disk_full"), 503
+            return render_template("error.html", code=503, title=_error_title(503)), 503
         # Logged without request data: form fields may hold personal data.
         log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.path)
         return render_template("error.html", code=500, title=_error_title(500)), 500
@@ -168,4 +179,5 @@ def _error_title(code: int | None) -> str:
         405: _("Something went wrong with the form"),
         413: _("The file is too large"),
         429: _("Too many attempts"),
+        503: _("The system cannot save right now"),
     }.get(code or 500, _("Sorry, there is a problem with the service"))

@@ -89,6 +89,8 @@ ERROR_TEXT = {
     "too_many_sessions": _l("There are too many sessions for one form. Choose a shorter period."),
     "upload_not_an_image": _l("The file is not a PDF, PNG, JPEG or TIFF image, or it is damaged."),
     "upload_too_large_image": _l("The image is too large. Scan at 300 dpi or less."),
+    "upload_too_many_pages": _l("The file has too many pages. Split it into smaller files and upload them one by one."),
+    "disk_full": _l("The system cannot save right now. Please try again later, or phone the desk."),
     "opendata_invalid": _l("The open-data file has a problem, so nothing was imported."),
     "font_missing": _l("A font needed for printing is missing. Please ask the system administrator to run the set-up again."),
     "content_invalid": _l("The content files have a problem."),

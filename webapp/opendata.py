@@ -13,9 +13,9 @@ import json
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
 
-from date_community import opendata, timeutil
-from date_community.errors import ValidationError
+from date_community import opendata
 
+from . import fields as parse
 from .database import get_db
 from .locale import select_locale
 
@@ -71,10 +71,10 @@ def _date_arg(name: str, default: dt.date) -> dt.date:
     value = request.args.get(name, "").strip()
     if not value:
         return default
-    try:
-        return timeutil.parse_date(value)
-    except ValidationError:
+    day = parse.date(value)
+    if day is None:
         abort(400)
+    return day
 
 
 @bp.get("/opendata/events.csv")

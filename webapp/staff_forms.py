@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 import segno
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -23,6 +23,7 @@ from date_community.people import format_phone
 from date_community.schema import DISTRICTS
 from date_community.scheduling import catalog
 
+from . import fields as parse
 from . import security
 from .auth import role_required
 from .database import get_db
@@ -123,16 +124,15 @@ def forms_print():
         if not values["venue"]:
             errors["venue"] = _("Choose a venue.")
         for key in ("date_from", "date_to"):
-            try:
-                timeutil.parse_date(values[key])
-            except DateCommunityError:
+            if parse.date(values[key]) is None:
                 errors[key] = _("Enter a real date, like 2026-04-01.")
-        if not values["copies"].isdigit() or not 1 <= int(values["copies"]) <= records.MAX_COPIES:
+        copies = parse.whole(values["copies"], minimum=1, maximum=records.MAX_COPIES)
+        if copies is None:
             errors["copies"] = error_text("invalid_copies")
         if not errors:
             try:
                 made = records.print_forms_pdf(db, values["venue"], values["date_from"], values["date_to"],
-                                               int(values["copies"]), actor=_actor())
+                                               copies, actor=_actor())
             except DateCommunityError as exc:
                 field = {"venue_not_found": "venue", "invalid_time_range": "date_to",
                          "invalid_copies": "copies"}.get(exc.code, "date_from")
@@ -208,7 +208,9 @@ def forms_upload():
                 files.append((name, data))
             if not errors:
                 try:
-                    report = records.scan_files(get_db(), files, actor=_actor())
+                    report = records.scan_files(get_db(), files, actor=_actor(),
+                                                max_pixels=current_app.config["UPLOAD_MAX_PIXELS"],
+                                                max_file_pages=current_app.config["UPLOAD_MAX_PAGES"])
                 except DateCommunityError as exc:
                     errors["files"] = error_text(exc)
                 else:
@@ -283,7 +285,7 @@ def forms_sheet(sheet_id: int):
         if action == "confirm":
             errors = _confirm_errors(sheet, values, choices, duplicates)
             if not errors:
-                resident_id = None if values["resident"] in ("", "new") else int(values["resident"])
+                resident_id = None if values["resident"] in ("", "new") else parse.record_id(values["resident"])
                 boxes = {box["key"]: choices[f"box-{i}"] for i, box in enumerate(sheet["boxes"], start=1)}
                 fields = {k: values[k] for k in FIELD_ORDER}
                 try:

@@ -22,6 +22,7 @@ from date_community.people import format_phone
 from date_community.schema import DISTRICTS
 from date_community.scheduling import attendance, bookings, calllist, catalog, sessions
 
+from . import fields as parse
 from .auth import role_required
 from .database import get_db
 from .locale import select_locale
@@ -102,10 +103,8 @@ def _day_arg(name: str, default: dt.date) -> tuple[dt.date, dict[str, str]]:
     raw = request.args.get(name, "").strip()
     if not raw:
         return default, {}
-    try:
-        return timeutil.parse_date(raw), {}
-    except DateCommunityError as exc:
-        return default, {name: error_text(exc)}
+    day = parse.date(raw)
+    return (day, {}) if day else (default, {name: error_text("invalid_time")})
 
 
 # --- residents: search -----------------------------------------------------------------
@@ -296,8 +295,8 @@ def _merge_page(keep_id: int, other_id: int, errors: dict, status: int = 200):
 @bp.get("/residents/merge")
 @role_required("staff")
 def merge():
-    keep_id = request.args.get("keep", type=int)
-    other_id = request.args.get("other", type=int)
+    keep_id = parse.arg_id("keep")
+    other_id = parse.arg_id("other")
     if not keep_id or not other_id or keep_id == other_id:
         abort(400)
     return _merge_page(keep_id, other_id, {})
@@ -306,8 +305,8 @@ def merge():
 @bp.post("/residents/merge")
 @role_required("staff")
 def merge_post():
-    pair = [request.form.get(name, type=int) for name in ("first", "second")]
-    keep_id = request.form.get("keep", type=int)
+    pair = [parse.form_id(name) for name in ("first", "second")]
+    keep_id = parse.form_id("keep")
     if not all(pair) or pair[0] == pair[1]:
         abort(400)
     if keep_id not in pair:
@@ -353,7 +352,7 @@ HELPER_ACTIONS = {"check_in": attendance.check_in_helper, "undo": attendance.und
 
 def _attendance_action(session_id: int, id_field: str, actions: dict, anchor: str):
     action = actions.get(request.form.get("action", ""))
-    item_id = request.form.get(id_field, type=int)
+    item_id = parse.form_id(id_field)
     if action is None or not item_id:
         abort(400)
     try:
@@ -445,7 +444,8 @@ def audit_log():
     actor = request.args.get("actor", "")
     entity = entity if entity in choices["entities"] else ""
     actor = actor if actor in choices["actors"] else ""
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    # A page far past the end is simply empty; the bound keeps OFFSET within SQLite's integers.
+    page = parse.arg_whole("page", 1, minimum=1, maximum=10**12)
     rows = audit.entries(db, entity=entity or None, actor=actor or None, limit=AUDIT_PAGE_SIZE + 1,
                          offset=(page - 1) * AUDIT_PAGE_SIZE)
     more = len(rows) > AUDIT_PAGE_SIZE
@@ -482,9 +482,7 @@ def exports():
         values["bookings-personal"] = request.form.get("bookings-personal") == "yes"
         start, end = values[f"{report}-from"], values[f"{report}-to"]
         for edge, raw in (("from", start), ("to", end)):
-            try:
-                timeutil.parse_date(raw)
-            except DateCommunityError:
+            if parse.date(raw) is None:
                 errors[f"{report}-{edge}"] = _("Enter a real date, like 2026-04-01.")
         if not errors:
             try:

@@ -20,6 +20,7 @@ from date_community.errors import DateCommunityError, NotFound
 from date_community.schema import DEVICES, DISTRICTS, SESSION_KINDS
 from date_community.scheduling import bookings, catalog, sessions, shifts
 
+from . import fields as parse
 from .auth import role_required
 from .database import get_db
 from .locale import select_locale
@@ -98,35 +99,8 @@ def _library_error(errors: dict[str, str], exc: DateCommunityError, by_param: di
     errors.setdefault(field, error_text(exc))
 
 
-def _parse_date(text: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        return None
-
-
-def _parse_time(text: str) -> dt.time | None:
-    try:
-        return dt.time.fromisoformat(text.strip())
-    except ValueError:
-        return None
-
-
-def _parse_local(text: str) -> dt.datetime | None:
-    """A ``datetime-local`` value (``2031-04-08T10:00``) as Tokyo time."""
-    try:
-        return timeutil.parse(dt.datetime.fromisoformat(text.strip()))
-    except ValueError:
-        return None
-
-
 def _local_input(value) -> str:
     return timeutil.parse(value).strftime("%Y-%m-%dT%H:%M") if value else ""
-
-
-def _whole(text: str) -> int | None:
-    text = (text or "").strip()
-    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def _actor() -> str:
@@ -152,11 +126,11 @@ def sessions_list():
     values = {"from": request.args.get("from", "").strip(), "to": request.args.get("to", "").strip(),
               "cancelled": request.args.get("cancelled") == "yes"}
     errors: dict[str, str] = {}
-    first = _parse_date(values["from"]) if values["from"] else today
+    first = parse.date(values["from"]) if values["from"] else today
     if first is None:
         errors["from"] = _("Enter the first date as a real date, like 2031-04-01.")
         first = today
-    last = _parse_date(values["to"]) if values["to"] else first + dt.timedelta(days=LIST_DAYS)
+    last = parse.date(values["to"]) if values["to"] else first + dt.timedelta(days=LIST_DAYS)
     if last is None:
         errors["to"] = _("Enter the last date as a real date, like 2031-06-30.")
         last = first + dt.timedelta(days=LIST_DAYS)
@@ -206,13 +180,13 @@ def _read_session_form(form) -> tuple[dict, dict, dict]:
         fields["venue"] = values["venue"]
     else:
         errors["venue"] = _("Choose where the class is held.")
-    day = _parse_date(values["date"])
+    day = parse.date(values["date"])
     if day is None:
         errors["date"] = _("Enter the date of the class, like 2031-04-08.")
-    start = _parse_time(values["start_time"])
+    start = parse.time(values["start_time"])
     if start is None:
         errors["start_time"] = _("Enter the start time, like 13:30.")
-    end = _parse_time(values["end_time"])
+    end = parse.time(values["end_time"])
     if end is None:
         errors["end_time"] = _("Enter the end time, like 15:00.")
     if day and start:
@@ -224,7 +198,7 @@ def _read_session_form(form) -> tuple[dict, dict, dict]:
     else:
         errors["kind"] = error_text("invalid_kind")
     for name, message in NUMBER_MESSAGES.items():
-        number = _whole(values[name])
+        number = parse.whole(values[name])
         if number is None:
             errors[name] = str(message)
         else:
@@ -233,7 +207,7 @@ def _read_session_form(form) -> tuple[dict, dict, dict]:
         if not values[name]:
             fields[key] = None
             continue
-        moment = _parse_local(values[name])
+        moment = parse.local_datetime(values[name])
         if moment is None:
             errors[name] = _("Enter a date and time, like 2031-04-01 09:00.")
         else:
@@ -273,15 +247,15 @@ def session_new():
     if repeat != "none":
         until = None
         if values["repeat_until"]:
-            until = _parse_date(values["repeat_until"])
+            until = parse.date(values["repeat_until"])
             if until is None:
                 errors["repeat_until"] = _("Enter the last date as a real date, like 2031-12-31.")
-        if values["repeat_count"] and _whole(values["repeat_count"]) is None:
+        if values["repeat_count"] and parse.whole(values["repeat_count"]) is None:
             errors["repeat_count"] = error_text("invalid_repeat_end")
         if "starts_at" in fields and "repeat_until" not in errors and "repeat_count" not in errors:
             try:
                 rule = sessions.build_rule(repeat, fields["starts_at"], until=until,
-                                           count=_whole(values["repeat_count"]))
+                                           count=parse.whole(values["repeat_count"]))
             except DateCommunityError as exc:
                 _library_error(errors, exc, SESSION_PARAM_FIELDS, SESSION_CODE_FIELDS)
     if not errors:
@@ -370,7 +344,7 @@ def session_detail(session_id: int):
     s = _session_or_404(session_id)
     booked = bookings.session_bookings(db, session_id)
     helpers = shifts.session_shifts(db, session_id)
-    promoted = request.args.get("promoted", type=int)
+    promoted = parse.arg_id("promoted")
     return _render("session_detail.html", s=s, bookings=booked, helpers=helpers, promoted=promoted,
                    format_phone=people.format_phone, title=s[f"title_{select_locale()}"] or s["title_ja"])
 
@@ -438,7 +412,7 @@ def session_book(session_id: int):
         else:
             results = people.find_residents(db, values["q"])
         if request.form.get("action") == "book":
-            resident_id = _whole(values["resident_id"])
+            resident_id = parse.record_id(values["resident_id"])
             if resident_id is None:
                 errors["resident_id"] = _("Choose the person to book.")
             if values["source"] not in BOOKING_SOURCES:
@@ -553,7 +527,7 @@ def _venue_form(venue: dict | None):
         errors["name_en"] = _("Enter the venue's name in English.")
     if values["district"] not in DISTRICTS:
         errors["district"] = error_text("invalid_district")
-    if _whole(values["seats"]) is None:
+    if parse.whole(values["seats"]) is None:
         errors["seats"] = _("Enter the number of seats as a whole number, like 30.")
     coords = {}
     for name, limit, message in (("lat", 90, _("Enter the latitude as a number, like 37.8191.")),
@@ -561,11 +535,8 @@ def _venue_form(venue: dict | None):
         if not values[name]:
             coords[name] = None
             continue
-        try:
-            coords[name] = float(values[name])
-        except ValueError:
-            coords[name] = None
-        if coords[name] is None or not -limit <= coords[name] <= limit:
+        coords[name] = parse.decimal(values[name], limit=limit)
+        if coords[name] is None:
             errors[name] = str(message)
     if not errors and (coords["lat"] is None) != (coords["lon"] is None):
         missing = "lat" if coords["lat"] is None else "lon"
@@ -647,14 +618,14 @@ def _topic_form(topic: dict | None):
                 errors["code"] = error_text("duplicate_code")
             except NotFound:
                 pass
-    if _whole(values["sort_order"]) is None:
+    if parse.whole(values["sort_order"]) is None:
         errors["sort_order"] = _("Enter the place in the list as a whole number, like 10.")
     for name in TITLE_FIELDS:
         if not values[name]:
             errors[name] = str(TITLE_MISSING[name])
     if not errors:
         try:
-            catalog.upsert_topic(db, code=values["code"], sort_order=_whole(values["sort_order"]),
+            catalog.upsert_topic(db, code=values["code"], sort_order=parse.whole(values["sort_order"]),
                                  titles={lang: values[f"title_{lang}"] for lang in catalog.LANGS}, actor=_actor())
         except DateCommunityError as exc:
             _library_error(errors, exc, {"code": "code"}, {"invalid_name": "title_ja"})

@@ -16,6 +16,7 @@ from date_community import i18n, timeutil
 from date_community.errors import DateCommunityError, NotFound
 from date_community.tourism import scans, signs, sites
 
+from . import fields as parse
 from .auth import role_required
 from .database import get_db
 from .locale import select_locale
@@ -137,10 +138,11 @@ def _period_from_args() -> tuple[dict, dict]:
             parsed[key] = defaults[key]
             values[key] = parsed[key].isoformat()
             continue
-        try:
-            parsed[key] = dt.date.fromisoformat(values[key])
-        except ValueError:
+        day = parse.date(values[key])
+        if day is None:
             errors[key] = _("Enter a real date, like 2031-04-07.")
+        else:
+            parsed[key] = day
     return values, errors if errors else {"_parsed": parsed}
 
 

@@ -11,6 +11,7 @@ from date_community import people, timeutil
 from date_community.errors import DateCommunityError, NotFound
 from date_community.scheduling import attendance, calendar, shifts
 
+from . import fields as parse
 from .auth import role_required
 from .database import get_db
 from .locale import select_locale
@@ -58,9 +59,8 @@ def sessions_page():
 @bp.post("/shifts")
 @role_required("volunteer")
 def book():
-    try:
-        session_id = int(request.form.get("session_id", ""))
-    except ValueError:
+    session_id = parse.form_id("session_id")
+    if session_id is None:
         abort(400)
     # Each session's form has its own radio group name, so the ids on the list page stay unique.
     field = f"role-{session_id}"

@@ -29,8 +29,8 @@ import sqlite_utils
 from .sqlitedriver import sqlite3
 from . import db as dbmod
 from . import demo as demomod
-from . import backups, config, mailer, notify, people, timeutil
-from .errors import DateCommunityError, ValidationError
+from . import backups, config, files, mailer, notify, people, timeutil
+from .errors import DateCommunityError, ValidationError, disk_full_cause
 from .scheduling import bookings, calendar, calllist, catalog, sessions, shifts
 from .schema import DEVICES, DISTRICTS, ROLES, SESSION_KINDS, SOURCES
 
@@ -64,6 +64,8 @@ class State:
             try:
                 self._db = dbmod.connect(self.path, migrate=migrate)
             except sqlite3.DatabaseError as exc:
+                if disk_full_cause(exc):
+                    raise  # reported as disk_full by DateCommunityGroup, not as a bad file
                 # "file is not a database", "unable to open database file" …:
                 # report by code; SQLite's own text is not for end users.
                 raise DateCommunityError("invalid_database", reason=type(exc).__name__) from exc
@@ -188,6 +190,11 @@ class HelperRange(click.ParamType):
 
 ISO = IsoDateTime()
 DATE = IsoDate()
+# A record id or count: SQLite integers are 64-bit, so a larger number is a usage
+# error (exit 2, one line), not an OverflowError from the driver.
+SQLITE_MAX_INT = 2**63 - 1
+ID = click.IntRange(min=1, max=SQLITE_MAX_INT)
+COUNT = click.IntRange(min=0, max=SQLITE_MAX_INT)
 HELPERS = HelperRange()
 
 
@@ -230,6 +237,15 @@ class DateCommunityGroup(click.Group):
                 click.echo(f"error: {_one_line(exc.message)} [{exc.code}]", err=True)
             ctx.exit(1)
         except Exception as exc:
+            cause = disk_full_cause(exc)
+            if cause:
+                # SQLite or a file write: the disk (or a file-size limit) is full.
+                full = DateCommunityError("disk_full", cause=cause)
+                if ctx.ensure_object(State).json:
+                    click.echo(json.dumps({"error": full.code, "message": _one_line(full.message)}))
+                else:
+                    click.echo(f"error: {_one_line(full.message)} [{full.code}]", err=True)
+                ctx.exit(1)
             # Only the class name: messages from sqlite3 and friends can quote SQL.
             name = type(exc).__name__
             click.echo(f"error: internal error ({name})", err=True)
@@ -409,13 +425,13 @@ def sessions_group() -> None:
 @click.option("--venue", required=True, metavar="SLUG", help="Venue slug (see `venues list`).")
 @click.option("--start", required=True, type=ISO, help="Start, ISO 8601; Tokyo time if no offset.")
 @click.option("--end", required=True, type=ISO, help="End, ISO 8601; must be after the start.")
-@click.option("--seats", required=True, type=click.IntRange(min=0), help="Seats in the room, walk-in seats included.")
+@click.option("--seats", required=True, type=COUNT, help="Seats in the room, walk-in seats included.")
 @click.option("--helpers", required=True, type=HELPERS, help="Volunteer helpers wanted, MIN:MAX (e.g. 2:4).")
-@click.option("--walkin", default=0, show_default=True, type=click.IntRange(min=0),
+@click.option("--walkin", default=0, show_default=True, type=COUNT,
               help="Seats kept back for walk-ins (not bookable).")
 @click.option("--kind", type=click.Choice(SESSION_KINDS), default="class", show_default=True,
               help="Kind of session.")
-@click.option("--loaners", default=0, show_default=True, type=click.IntRange(min=0),
+@click.option("--loaners", default=0, show_default=True, type=COUNT,
               help="Loaner smartphones available.")
 @click.option("--signup-opens", type=ISO, help="When booking opens (default: now).")
 @click.option("--signup-closes", type=ISO, help="When booking closes (default: the start).")
@@ -464,7 +480,7 @@ def sessions_list(start: dt.date | None, end: dt.date | None, venue: str | None,
 
 
 @sessions_group.command("cancel")
-@click.argument("session_id", metavar="ID", type=int)
+@click.argument("session_id", metavar="ID", type=ID)
 @click.option("--scope", type=click.Choice(("this", "following")), default="this", show_default=True,
               help="Cancel only this occurrence, or it and the rest of its series.")
 @click.option("--reason", default="", help="Why, for the audit log.")
@@ -516,8 +532,8 @@ def residents_add(name: str, kana: str, phone: str | None, birth_year: str | Non
 
 
 @residents.command("list")
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=1), help="Rows to show.")
-@click.option("--offset", default=0, type=click.IntRange(min=0), help="Rows to skip.")
+@click.option("--limit", default=100, show_default=True, type=ID, help="Rows to show.")
+@click.option("--offset", default=0, type=COUNT, help="Rows to skip.")
 @json_option
 def residents_list(limit: int, offset: int) -> None:
     """List residents in kana order (merged duplicates hidden)."""
@@ -544,8 +560,8 @@ def residents_duplicates() -> None:
 
 
 @residents.command("merge")
-@click.argument("keep_id", type=int)
-@click.argument("other_id", type=int)
+@click.argument("keep_id", type=ID)
+@click.argument("other_id", type=ID)
 @json_option
 def residents_merge(keep_id: int, other_id: int) -> None:
     """Merge resident OTHER_ID into KEEP_ID, keeping every booking."""
@@ -598,8 +614,8 @@ def volunteers_list(active_only: bool) -> None:
 
 
 @cli.command()
-@click.option("--session", "session_id", required=True, type=int, help="Session id.")
-@click.option("--resident", "resident_id", required=True, type=int, help="Resident id.")
+@click.option("--session", "session_id", required=True, type=ID, help="Session id.")
+@click.option("--resident", "resident_id", required=True, type=ID, help="Resident id.")
 @click.option("--source", type=click.Choice(SOURCES), default="phone", show_default=True,
               help="How the booking reached us.")
 @click.option("--override-reason", help="Staff override of the sign-up window and overlap rule; logged.")
@@ -615,7 +631,7 @@ def book(session_id: int, resident_id: int, source: str, override_reason: str | 
 
 
 @cli.command()
-@click.option("--booking", "booking_id", required=True, type=int, help="Booking id.")
+@click.option("--booking", "booking_id", required=True, type=ID, help="Booking id.")
 @json_option
 def cancel(booking_id: int) -> None:
     """Cancel a booking; a freed seat goes to the first on the waitlist."""
@@ -634,8 +650,8 @@ def shift() -> None:
 
 
 @shift.command("book")
-@click.option("--session", "session_id", required=True, type=int, help="Session id.")
-@click.option("--volunteer", "volunteer_id", required=True, type=int, help="Volunteer id.")
+@click.option("--session", "session_id", required=True, type=ID, help="Session id.")
+@click.option("--volunteer", "volunteer_id", required=True, type=ID, help="Volunteer id.")
 @click.option("--role", type=click.Choice(ROLES), default="assistant", show_default=True,
               help="Lead (one per session) or assistant.")
 @json_option
@@ -646,7 +662,7 @@ def shift_book(session_id: int, volunteer_id: int, role: str) -> None:
 
 
 @shift.command("cancel")
-@click.option("--shift", "shift_id", required=True, type=int, help="Shift id.")
+@click.option("--shift", "shift_id", required=True, type=ID, help="Shift id.")
 @click.option("--staff", is_flag=True, help="Staff override: ignore the cancellation cut-off.")
 @click.option("--cutoff-hours", type=click.FloatRange(min=0), default=shifts.DEFAULT_CANCEL_CUTOFF_HOURS,
               show_default=True, help="Volunteers cannot cancel closer than this to the start.")
@@ -663,16 +679,14 @@ def shift_cancel(shift_id: int, staff: bool, cutoff_hours: float) -> None:
 def _write_or_print(content: str | bytes, out: Path | None) -> None:
     if out is None:
         click.echo(content, nl=False)
-    elif isinstance(content, bytes):
-        out.write_bytes(content)
     else:
         # newline="": keep the CRLF line ends the CSV and iCalendar formats want.
-        out.write_text(content, encoding="utf-8", newline="")
+        files.write_atomic(out, content, newline="")
 
 
 @cli.command()
-@click.option("--volunteer", "volunteer_id", type=int, help="Every shift of this volunteer.")
-@click.option("--session", "session_id", type=int, help="This one session.")
+@click.option("--volunteer", "volunteer_id", type=ID, help="Every shift of this volunteer.")
+@click.option("--session", "session_id", type=ID, help="This one session.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
 @json_option
 def ics(volunteer_id: int | None, session_id: int | None, out: Path | None) -> None:
@@ -738,7 +752,7 @@ def outbox_list(state: str | None) -> None:
 
 
 @outbox.command("send")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+@click.option("--limit", type=ID, default=50, show_default=True,
               help="Send at most this many messages in this run.")
 @json_option
 def outbox_send(limit: int) -> None:
@@ -755,7 +769,7 @@ def outbox_send(limit: int) -> None:
 
 
 @outbox.command("requeue")
-@click.argument("message_id", type=int)
+@click.argument("message_id", type=ID)
 @json_option
 def outbox_requeue(message_id: int) -> None:
     """Put a failed message back in the queue, e.g. after fixing an address."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from . import config
 from .cli import DATE, _state, actor, cli, emit, json_option, table
 from .forms import records
 
@@ -45,7 +46,9 @@ def forms_scan(files: tuple[Path, ...]) -> None:
     code is 1 only when not one file could be read.
     """
     uploads = [(path.name, path.read_bytes()) for path in files]
-    report = records.scan_files(_state().db, uploads, actor=actor())
+    limits = config.load()
+    report = records.scan_files(_state().db, uploads, actor=actor(), max_pixels=limits["UPLOAD_MAX_PIXELS"],
+                                max_file_pages=limits["UPLOAD_MAX_PAGES"])
 
     def human() -> str:
         rows = [(p["source_name"], p["page_no"], p["status"] if not p["error"] else f"{p['status']} ({p['error']})",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from . import opendata
+from . import files, opendata
 from .i18n import LOCALES
 from .opendata import readers
 from .cli import DATE, _state, actor, base_url_option, cli, emit, json_option, require_base_url
@@ -53,7 +53,7 @@ def opendata_export(what: str, out: Path, base_url: str | None, date_from: dt.da
     else:
         collection = opendata.export_geojson(db, base_url, lang)
         data = json.dumps(collection, ensure_ascii=False, indent=1).encode("utf-8")
-    out.write_bytes(data)
+    files.write_atomic(out, data)
     rows = (len(json.loads(data)["features"]) if what == "geojson"
             else readers.record_count(data))
     emit({"what": what, "path": str(out), "bytes": len(data), "records": rows},

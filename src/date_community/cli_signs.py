@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from . import files
 from .cli import _state, base_url_option, cli, emit, json_option, require_base_url
 from .tourism import signs, sites
 
@@ -35,7 +36,7 @@ def signs_print(slug: str | None, size: str, base_url: str | None, out_dir: Path
     for site in targets:
         pdf = signs.render_sign(db, site["slug"], size, base_url)
         path = out_dir / signs.sign_filename(site["code"], site["slug"], size)
-        path.write_bytes(pdf)
+        files.write_atomic(path, pdf)
         written.append({"slug": site["slug"], "code": site["code"], "file": str(path), "bytes": len(pdf)})
     emit({"size": size, "signs": written},
          lambda: "\n".join([f"Wrote {len(written)} sign(s), {size}:", *(f"  {w['file']}" for w in written)]))

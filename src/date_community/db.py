@@ -19,7 +19,7 @@ from typing import Iterator
 
 import sqlite_utils
 
-from .errors import DateCommunityError
+from .errors import DateCommunityError, disk_full_cause
 from .sqlitedriver import sqlite3
 from . import schema
 from .schema import migrations
@@ -66,13 +66,29 @@ def connect(path: str | os.PathLike | None = None, *, migrate: bool = True) -> s
     conn = sqlite3.connect(str(p), timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False)
     db = sqlite_utils.Database(conn)
     conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-    with db.ensure_autocommit_on():
-        conn.execute("PRAGMA journal_mode = WAL")
+    try:
+        with db.ensure_autocommit_on():
+            conn.execute("PRAGMA journal_mode = WAL")
+    except sqlite3.OperationalError as exc:
+        # Opening creates the -shm and -wal files; on a full disk SQLite can only say
+        # "disk I/O error" (SQLITE_IOERR), so look at the free space to tell the two apart.
+        conn.close()
+        if _no_space_left(p):
+            raise DateCommunityError("disk_full", cause="SQLITE_IOERR") from exc
+        raise
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = FULL")
     if migrate:
         apply_migrations(db)
     return db
+
+
+def _no_space_left(path: Path) -> bool:
+    try:
+        st = os.statvfs(path.parent if str(path.parent) else ".")
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 64 * 1024
 
 
 def apply_migrations(db: sqlite_utils.Database) -> list[str]:
@@ -177,6 +193,9 @@ def backup(db: sqlite_utils.Database, target: str | os.PathLike) -> Path:
     except (OSError, sqlite3.Error) as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        cause = disk_full_cause(exc)
+        if cause:
+            raise DateCommunityError("disk_full", cause=cause) from exc
         raise DateCommunityError("backup_failed", reason=type(exc).__name__) from exc
     return target
 

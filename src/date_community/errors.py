@@ -91,6 +91,8 @@ MESSAGES: dict[str, str] = {
     "too_many_sessions": "There are too many sessions for one printed form.",
     "upload_not_an_image": "The file is not a PDF, PNG, JPEG or TIFF image, or it is damaged.",
     "upload_too_large_image": "The image has too many pixels.",
+    "upload_too_many_pages": "The file has more pages or frames than one upload may have.",
+    "disk_full": "The disk is full, so nothing was saved; free some space and try again.",
     "opendata_invalid": "The open-data file has a problem at the row and column given.",
     "font_missing": "A font needed for printing is not installed.",
     "content_invalid": "The content files are not valid.",
@@ -142,3 +144,30 @@ class RuleViolation(DateCommunityError):
 
 class PermissionDenied(DateCommunityError):
     pass
+
+
+# --- disk full ------------------------------------------------------------------------------
+
+SQLITE_FULL = 13
+_FULL_ERRNOS = {28: "ENOSPC", 27: "EFBIG", 122: "EDQUOT"}  # Linux numbers; EFBIG: a file-size limit
+
+
+def disk_full_cause(exc: BaseException | None) -> str | None:
+    """``"SQLITE_FULL"``, ``"ENOSPC"``, ``"EFBIG"`` or ``"EDQUOT"`` when ``exc`` (or an
+    exception it was raised from) says the disk is full; else None.
+
+    The name is safe to log: it carries no SQL and no personal data.
+    """
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, DateCommunityError) and exc.code == "disk_full":
+            return str(exc.params.get("cause", "disk_full"))
+        if getattr(exc, "sqlite_errorcode", None) is not None and exc.sqlite_errorcode & 0xFF == SQLITE_FULL:
+            return "SQLITE_FULL"
+        if type(exc).__name__ == "OperationalError" and "database or disk is full" in str(exc):
+            return "SQLITE_FULL"   # sqlite3_errstr(SQLITE_FULL); the backup API sets no error code
+        if isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS:
+            return _FULL_ERRNOS[exc.errno]
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None

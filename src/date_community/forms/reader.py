@@ -98,27 +98,58 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def load_pages(data: bytes, filename: str = "", *, max_pages: int = 200) -> Iterator[Image.Image]:
+# Upload limits (the settings UPLOAD_MAX_PIXELS and UPLOAD_MAX_PAGES; callers pass them in).
+MAX_PIXELS = 40_000_000     # pixels per page, read from the file's header before decoding
+MAX_FILE_PAGES = 50         # pages or frames per file
+# The reader rectifies every page onto a 6 px/mm canvas (about 150 dpi), so a
+# page whose longest side is more than twice this is reduced while decoding:
+# an A4 scan at 300 dpi (3508 px) is read as it is, a 600 dpi one at half size.
+READ_LONG_SIDE = 1800
+
+
+def _reduction(size: tuple[int, int]) -> int:
+    """The whole factor a page of ``size`` is shrunk by (1 = kept as it is)."""
+    return max(1, max(size) // READ_LONG_SIDE)
+
+
+def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
+    width, height = size
+    if width <= 0 or height <= 0 or width * height > max_pixels:
+        raise DateCommunityError("upload_too_large_image")
+
+
+def load_pages(data: bytes, filename: str = "", *, max_pages: int = 200, max_pixels: int = MAX_PIXELS,
+               max_file_pages: int = MAX_FILE_PAGES) -> Iterator[Image.Image]:
     """Every page of an upload as an 8-bit grey or RGB image without metadata.
 
     The format comes from the bytes (never the name) and must be on the
-    allow-list; Pillow's decompression-bomb limit stays on.  Only
-    ``DateCommunityError`` ever leaves this generator.
+    allow-list.  Memory is bounded by what the header says, before anything
+    is decoded: a file with more than ``max_file_pages`` pages, or a page of
+    more than ``max_pixels`` pixels, is refused; a large page is reduced while
+    decoding (JPEG's DCT scaling via ``draft``, else ``reduce`` right after
+    the decode).  ``max_pages`` is what is left of the batch: pages after it
+    are not read.  Only ``DateCommunityError`` ever leaves this generator.
     """
     kind = sniff(data or b"")
     if kind is None:
         raise DateCommunityError("upload_not_an_image")
     if kind == "pdf":
-        yield from _pdf_pages(data, max_pages)
+        yield from _pdf_pages(data, max_pages, max_pixels, max_file_pages)
         return
+    # Pillow's own decompression-bomb guard (Image.MAX_IMAGE_PIXELS) stays on at its
+    # default as a backstop.  It is process-wide, so the setting's limit is checked
+    # here instead, from each frame's header, rather than by changing it.
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[kind]]) as img:
+                if getattr(img, "n_frames", 1) > max_file_pages:
+                    raise DateCommunityError("upload_too_many_pages")
                 for count, frame in enumerate(ImageSequence.Iterator(img)):
                     if count >= max_pages:
                         break
-                    yield _clean(frame)
+                    _check_pixels(frame.size, max_pixels)   # the header only: nothing decoded yet
+                    yield _clean(frame, kind)
     except DateCommunityError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -127,8 +158,19 @@ def load_pages(data: bytes, filename: str = "", *, max_pages: int = 200) -> Iter
         raise DateCommunityError("upload_not_an_image") from exc
 
 
-def _clean(frame: Image.Image) -> Image.Image:
+def _clean(frame: Image.Image, kind: str = "") -> Image.Image:
+    factor = _reduction(frame.size)
+    if kind == "jpeg" and factor > 1:
+        # Decode straight at 1/2, 1/4 or 1/8 size: the full-size pixels never exist.
+        frame.draft(frame.mode, (frame.size[0] // factor, frame.size[1] // factor))
     frame.load()
+    factor = _reduction(frame.size)
+    if factor > 1:
+        if frame.mode.startswith("I;16"):
+            frame = frame.convert("I")   # keeps 16-bit grey levels; "L" would clip them
+        if frame.mode not in ("L", "RGB", "RGBA", "LA", "I", "F"):
+            frame = frame.convert("L" if frame.mode == "1" or (frame.mode == "P" and _is_grey(frame)) else "RGB")
+        frame = frame.reduce(factor)   # before any copy below, so the copies are small
     frame = ImageOps.exif_transpose(frame)   # a phone's "rotate me" flag, applied before EXIF goes
     mode = "L" if frame.mode in ("1", "L", "LA", "I", "I;16", "F", "P") and _is_grey(frame) else "RGB"
     if frame.mode in ("I", "I;16", "F"):
@@ -148,20 +190,25 @@ def _is_grey(frame: Image.Image) -> bool:
     return all(r == g == b for r, g, b in triples)
 
 
-def _pdf_pages(data: bytes, max_pages: int) -> Iterator[Image.Image]:
+def _pdf_pages(data: bytes, max_pages: int, max_pixels: int = MAX_PIXELS,
+               max_file_pages: int = MAX_FILE_PAGES) -> Iterator[Image.Image]:
     import pypdfium2 as pdfium
     try:
         doc = pdfium.PdfDocument(data)
     except Exception as exc:  # noqa: BLE001
         raise DateCommunityError("upload_not_an_image") from exc
     try:
+        if len(doc) > max_file_pages:
+            raise DateCommunityError("upload_too_many_pages")
         for index in range(min(len(doc), max_pages)):
             try:
                 page = doc[index]
-                w, h = page.get_size()
+                w, h = page.get_size()   # points; nothing rendered yet
                 scale = PDF_DPI / 72
-                if w * h * scale * scale > (Image.MAX_IMAGE_PIXELS or float("inf")):
+                if not (w > 0 and h > 0) or w * h * scale * scale > max_pixels:
                     raise DateCommunityError("upload_too_large_image")
+                # A page larger than A4 is rendered smaller, to what the reader uses (as images are reduced).
+                scale = min(scale, 2 * READ_LONG_SIDE / max(w, h))
                 bitmap = page.render(scale=scale, grayscale=True)
                 arr = bitmap.to_numpy()
                 img = Image.fromarray(np.ascontiguousarray(arr[:, :, 0] if arr.ndim == 3 else arr), "L")

@@ -24,7 +24,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any, Iterable
 
-from .. import audit, timeutil
+from .. import audit, files, timeutil
 from ..db import query_one, write_transaction
 from ..errors import DateCommunityError, NotFound, ValidationError
 from ..scheduling import catalog, sessions as sessions_mod
@@ -146,9 +146,9 @@ def print_forms(db, venue_slug: str, date_from, date_to, copies, out_dir, *, act
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     pdf_path = folder / pdf_filename(prepared["version"], prepared["serials"])
-    printing.render_pdf(prepared["layout"], prepared["serials"], str(pdf_path))
+    files.write_atomic(pdf_path, lambda tmp: printing.render_pdf(prepared["layout"], prepared["serials"], tmp))
     layout_path = folder / "layout.json"
-    layout_path.write_text(prepared["layout"].to_json(), encoding="utf-8")
+    files.write_atomic(layout_path, prepared["layout"].to_json())
     return {"version": prepared["version"], "serials": prepared["serials"], "pdf": str(pdf_path),
             "layout": str(layout_path), "sessions": len(prepared["sessions"])}
 
@@ -203,9 +203,15 @@ class PageResult:
     error: str | None = None  # a DateCommunityError code when the file could not be read
 
 
-def read_files(db, files: Iterable[tuple[str, bytes]], *, max_pages: int = MAX_PAGES_PER_BATCH) -> list[PageResult]:
-    """Read every page of every file (no writes).  Never raises for a bad file."""
+def read_files(db, files: Iterable[tuple[str, bytes]], *, max_pages: int = MAX_PAGES_PER_BATCH,
+               max_pixels: int | None = None, max_file_pages: int | None = None) -> list[PageResult]:
+    """Read every page of every file (no writes).  Never raises for a bad file.
+
+    ``max_pixels`` and ``max_file_pages`` are the upload limits (the settings
+    UPLOAD_MAX_PIXELS and UPLOAD_MAX_PAGES); a file over them is one error row."""
     from . import reader
+
+    limits = {"max_pixels": max_pixels or reader.MAX_PIXELS, "max_file_pages": max_file_pages or reader.MAX_FILE_PAGES}
 
     cache: dict[str, Any] = {}
 
@@ -226,7 +232,7 @@ def read_files(db, files: Iterable[tuple[str, bytes]], *, max_pages: int = MAX_P
             continue
         page_no = 0
         try:
-            for image in reader.load_pages(data, source, max_pages=remaining):
+            for image in reader.load_pages(data, source, max_pages=remaining, **limits):
                 page_no += 1
                 try:
                     read = reader.read_sheet(image, layout_for)
@@ -314,14 +320,15 @@ def _sheet_row(db, page: PageResult, seen: set[int], moment: dt.datetime) -> dic
     return row
 
 
-def scan_files(db, files: list[tuple[str, bytes]], *, actor: str, max_pages: int = MAX_PAGES_PER_BATCH) -> dict:
+def scan_files(db, files: list[tuple[str, bytes]], *, actor: str, max_pages: int = MAX_PAGES_PER_BATCH,
+               max_pixels: int | None = None, max_file_pages: int | None = None) -> dict:
     """Read uploaded files (PDF, PNG, JPEG, TIFF; several pages each) and store
     them as one batch.  Returns the batch report (see :func:`batch_report`)
     plus ``files_read``: how many files gave at least one page."""
     files = list(files)
     if not files:
         raise ValidationError("upload_no_files")
-    pages = read_files(db, files, max_pages=max_pages)
+    pages = read_files(db, files, max_pages=max_pages, max_pixels=max_pixels, max_file_pages=max_file_pages)
     batch_id = record_batch(db, pages, actor=actor, file_count=len(files))
     report = batch_report(db, batch_id)
     report["files_read"] = len({p.source_name for p in pages if p.read is not None})
