@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask
+from flask import Flask, Response
+from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 
@@ -31,6 +32,15 @@ def trusted_hosts(base_url: str) -> list[str] | None:
 def init_app(app: Flask) -> None:
     if app.config.get("TRUSTED_HOSTS") is None:
         app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config.get("BASE_URL") or "")
+    app.register_error_handler(SecurityError, _untrusted_host)
     hops = int(app.config.get("TRUSTED_PROXIES") or 0)
     if hops > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=0)
+
+
+def _untrusted_host(exc: SecurityError):
+    # No URL can be built for a host the app does not answer for, so the
+    # usual error page (links home, language links) cannot be drawn: only a
+    # forged or misconfigured Host gets here: a fixed plain 400 that does not
+    # echo the host back.
+    return Response("400 Bad Request: unknown host name\n", 400, mimetype="text/plain")
