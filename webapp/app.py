@@ -15,7 +15,7 @@ from date_community import db as dbmod
 from date_community import i18n
 from date_community.errors import DateCommunityError
 
-from . import bodylimit, formatting, forwarding, locale, security, throttle
+from . import bodylimit, formatting, forwarding, locale, security, staticfiles, throttle
 from .database import close_db, get_db
 from .extensions import babel, csrf, login_manager
 
@@ -71,6 +71,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
     formatting.register(app)
+    staticfiles.init_app(app)  # ?v=<file hash> on static URLs, for the proxy's long cache
 
     from . import auth, public, staff, volunteer
 
