@@ -81,9 +81,12 @@ run: db instance/secret_key
 # own browser download is never used); BIZ UD Gothic, the Japanese UD font of
 # the printed forms and the stylesheet's first choice; TrueType fonts for the
 # Chinese and Korean lines of printed signs (PDF embedding needs TrueType
-# outlines, which Noto CJK lacks); Noto CJK for the pages in the browser.
-# Nothing happens when everything is installed.
-SYSTEM_PACKAGES := chromium fonts-noto-cjk fonts-morisawa-bizud-gothic fonts-wqy-microhei fonts-nanum
+# outlines, which Noto CJK lacks); Noto CJK for the pages in the browser;
+# nginx and openssl for tests/test_proxy_nginx.py, which runs
+# deploy/nginx/date-community.conf with a certificate it makes (the test
+# starts its own nginx from a temporary folder; the system service is not
+# used).  Nothing happens when everything is installed.
+SYSTEM_PACKAGES := chromium fonts-noto-cjk fonts-morisawa-bizud-gothic fonts-wqy-microhei fonts-nanum nginx openssl
 OPTIONAL_SYSTEM_PACKAGES :=
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
