@@ -1,8 +1,8 @@
 """A real nginx, running deploy/nginx/date-community.conf, in front of a real waitress.
 
-The shipped file is what is tested: the test only substitutes the host name,
-the certificate, the ports and the checkout path, and checks that each of
-those substitutions found its target.  waitress is started with the
+The shipped file is what is tested: tools/localproxy.py only substitutes
+the host name, the certificate, the ports and the checkout path, and checks
+that each substitution found its target.  waitress is started with the
 arguments of the shipped systemd unit's ExecStart.  nginx runs from a
 temporary prefix (-p, -e stderr, its pid and temp files there), so any user
 can run it.  Clients connect from 127.0.0.2 and 127.0.0.3, two loopback
@@ -14,13 +14,9 @@ import gzip
 import http.client
 import os
 import re
-import shlex
-import shutil
-import socket
 import ssl
 import subprocess
 import sys
-import time
 import urllib.parse
 from pathlib import Path
 
@@ -28,119 +24,42 @@ import pytest
 
 from conftest import STAFF_PASSWORD
 
-pytestmark = pytest.mark.slow
-
 ROOT = Path(__file__).resolve().parent.parent
-CONF = ROOT / "deploy" / "nginx" / "date-community.conf"
-UNIT = ROOT / "deploy" / "systemd" / "date-community.service"
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+sys.path.insert(0, str(ROOT / "tools"))
+import localproxy  # noqa: E402  (tools/localproxy.py: the shipped nginx site on loopback)
+
+pytestmark = pytest.mark.slow
 A, B = "127.0.0.2", "127.0.0.3"
 
-if NGINX is None or shutil.which("openssl") is None:  # `make system-deps` installs nginx
+if not localproxy.available():  # `make system-deps` installs nginx and openssl
     pytest.skip("nginx and openssl are needed (make system-deps)", allow_module_level=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def substitute(text: str, old: str, new: str, *, regex: bool = False) -> str:
-    """Replace, and fail if the shipped file no longer has what the test expects."""
-    changed = re.sub(old, new, text) if regex else text.replace(old, new)
-    assert changed != text, f"deploy/nginx/date-community.conf no longer contains {old!r}"
-    return changed
-
-
-def render_site(tmp: Path, *, https_port: int, http_port: int, app_port: int, cert: Path, key: Path) -> str:
-    text = CONF.read_text()
-    text = substitute(text, "date.example.jp", "localhost")
-    text = substitute(text, "/etc/letsencrypt/live/localhost/fullchain.pem", str(cert))
-    text = substitute(text, "/etc/letsencrypt/live/localhost/privkey.pem", str(key))
-    text = substitute(text, "server 127.0.0.1:8000;", f"server 127.0.0.1:{app_port};")
-    text = substitute(text, "/srv/date-community/", f"{ROOT}/")
-    text = substitute(text, r"\n\s*listen \[::\]:\d+[^;]*;", "", regex=True)  # loopback IPv4 only
-    text = substitute(text, r"listen 443\b", f"listen 127.0.0.1:{https_port}", regex=True)
-    text = substitute(text, r"listen 80\b", f"listen 127.0.0.1:{http_port}", regex=True)
-    # the redirect names the public https URL; here that has a port
-    text = substitute(text, "return 301 https://localhost$request_uri",
-                      f"return 301 https://localhost:{https_port}$request_uri")
-    return text
-
-
-def main_conf(tmp: Path) -> str:
-    temps = "\n".join(f"    {kind}_temp_path {tmp / kind};" for kind in
-                      ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    # As root, nginx would hand its workers to "nobody", who cannot enter pytest's tmp folders.
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    return (f"{user}worker_processes 1;\npid {tmp / 'nginx.pid'};\nerror_log stderr warn;\n"
-            f"events {{ worker_connections 128; }}\n"
-            f"http {{\n    include /etc/nginx/mime.types;\n    default_type application/octet-stream;\n"
-            f"    access_log off;\n{temps}\n    include {tmp / 'site.conf'};\n}}\n")
-
-
-def waitress_args(app_port: int) -> list[str]:
-    """The systemd unit's ExecStart, on this test's port."""
-    unit = UNIT.read_text().replace("\\\n", " ")
-    exec_start = re.search(r"^ExecStart=(.*)$", unit, re.M).group(1)
-    args = shlex.split(exec_start)[1:]  # drop the venv's waitress-serve: run this interpreter's
-    listen = [a for a in args if a.startswith("--listen=")]
-    assert listen == ["--listen=127.0.0.1:8000"]
-    return [f"--listen=127.0.0.1:{app_port}" if a.startswith("--listen=") else a for a in args]
-
-
-def wait_for_port(port: int, proc: subprocess.Popen, what: str, log: Path) -> None:
-    for _ in range(200):
-        if proc.poll() is not None:
-            raise AssertionError(f"{what} stopped: {log.read_text(errors='replace')[-2000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"{what} did not start")
 
 
 @pytest.fixture
 def proxy(app, db_path, tmp_path):
     """nginx on https://localhost:<port> in front of waitress; yields (https_port, http_port, tls context)."""
-    https_port, http_port, app_port = free_port(), free_port(), free_port()
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
-    (tmp_path / "site.conf").write_text(render_site(tmp_path, https_port=https_port, http_port=http_port,
-                                                    app_port=app_port, cert=cert, key=key))
-    (tmp_path / "nginx.conf").write_text(main_conf(tmp_path))
-
+    app_port = localproxy.free_port()
+    nginx = localproxy.LocalProxy(tmp_path, app_port)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATE_COMMUNITY_", "MAIL_", "FLASK_"))}
     env.update({"PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}", "SECRET_KEY": "proxy-test-" + "k" * 40,
                 "DATE_COMMUNITY_DB": str(db_path), "DATE_COMMUNITY_TRUSTED_PROXIES": "1",
-                "DATE_COMMUNITY_BASE_URL": f"https://localhost:{https_port}",
+                "DATE_COMMUNITY_BASE_URL": f"https://localhost:{nginx.https_port}",
                 "DATE_COMMUNITY_CONFIG": str(tmp_path / "no-config.toml")})
-    app_log, nginx_log = tmp_path / "waitress.log", tmp_path / "nginx.log"
+    app_log = tmp_path / "waitress.log"
     with app_log.open("wb") as out:
-        app_proc = subprocess.Popen([sys.executable, "-m", "waitress", *waitress_args(app_port)], cwd=ROOT,
-                                    env=env, stdout=out, stderr=subprocess.STDOUT)
-    nginx_cmd = [NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-e", "stderr"]
-    checked = subprocess.run([*nginx_cmd, "-t"], capture_output=True, text=True)
-    assert checked.returncode == 0, checked.stderr
-    with nginx_log.open("wb") as out:
-        nginx = subprocess.Popen([*nginx_cmd, "-g", "daemon off;"], stdout=out, stderr=subprocess.STDOUT)
+        app_proc = subprocess.Popen([sys.executable, "-m", "waitress", *localproxy.waitress_args(app_port)],
+                                    cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        wait_for_port(app_port, app_proc, "waitress", app_log)
-        wait_for_port(https_port, nginx, "nginx", nginx_log)
-        context = ssl.create_default_context(cafile=str(cert))
-        yield https_port, http_port, context
+        localproxy.wait_for_port(app_port, app_proc, "waitress", app_log)
+        with nginx:
+            yield nginx.https_port, nginx.http_port, ssl.create_default_context(cafile=str(nginx.cafile))
     finally:
-        for proc in (nginx, app_proc):
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        app_proc.terminate()
+        try:
+            app_proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            app_proc.kill()
+            app_proc.wait()
 
 
 class Browser:
