@@ -124,6 +124,7 @@ def test_sign_ups_are_limited_per_browser_session(app, soon_session):
         assert 302 == sign_up(c, sid, n).status_code
     response = sign_up(c, sid, 99, lang="ja")
     assert 429 == response.status_code
+    assert 0 < int(response.headers["Retry-After"]) <= 3600
     page = response.get_data(as_text=True)
     assert '<html lang="ja"' in page
     with app.test_request_context("/?lang=ja"):

@@ -140,7 +140,7 @@ def init_app(app: Flask) -> Limiter:
     """One limiter (and one store) per app, so apps in tests never share counters."""
     limiter = Limiter(get_remote_address, app=app, storage_uri="bounded-memory://",
                       storage_options={"max_keys": MAX_KEYS}, strategy="moving-window",
-                      default_limits=[], headers_enabled=False)
+                      default_limits=[], headers_enabled=True)  # Retry-After on a refused sign-up
     app.extensions["login_throttle"] = FailureThrottle(limiter, "login", LOGIN_PER_NAME, LOGIN_PER_ADDRESS)
     app.extensions["cancel_throttle"] = FailureThrottle(limiter, "cancel", CANCEL_PER_REFERENCE,
                                                         CANCEL_PER_ADDRESS)
