@@ -167,3 +167,34 @@ def test_the_events_file_reads_back(app, a_site):
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert rows and rows[0]
+
+
+def test_the_page_cache_never_stores_a_page_that_embeds_the_request_host(catalog_db, db_path):
+    from flask import render_template_string, request
+
+    from webapp.pagecache import cached_page
+
+    app = create_app({"TESTING": True, "DATABASE": str(db_path), "SECRET_KEY": "x", "WTF_CSRF_ENABLED": False})
+    calls = []
+
+    @app.get("/embeds-host")
+    @cached_page()
+    def embeds_host():
+        calls.append(1)
+        return render_template_string("<a href='{{ url }}'>here</a>", url=request.host_url + "classes")
+
+    @app.get("/plain")
+    @cached_page()
+    def plain():
+        calls.append(2)
+        return "<p>the same for everyone</p>"
+
+    forged = app.test_client().get("/embeds-host", base_url=f"http://{EVIL}")
+    assert EVIL in forged.get_data(as_text=True)  # this response, to the forger, may say what it likes
+    honest = app.test_client().get("/embeds-host")
+    assert EVIL not in honest.get_data(as_text=True)
+    assert calls == [1, 1]
+    # a page without the host is still shared
+    app.test_client().get("/plain", base_url=f"http://{EVIL}")
+    app.test_client().get("/plain")
+    assert calls == [1, 1, 2]
