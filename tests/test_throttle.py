@@ -172,6 +172,13 @@ def test_the_store_keeps_a_bounded_number_of_keys():
     assert not limiter.test(item, "login", "attacker")
 
 
+def test_keys_stay_small_whatever_is_typed(app):
+    c = app.test_client()
+    fail_login(c, "x" * 500_000)
+    storage = app.extensions["throttle_limiter"].storage
+    assert storage.events and max(len(key) for key in storage.events) < 200
+
+
 def test_the_app_uses_the_bounded_store(app):
     limiter = app.extensions["throttle_limiter"]
     assert isinstance(limiter.storage, throttle.BoundedMemoryStorage)

@@ -29,6 +29,7 @@ an attacker's own key out needs thousands of other addresses.
 """
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
 import time
@@ -97,7 +98,10 @@ class FailureThrottle:
 
     def _keys(self, subject: str) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
         address = get_remote_address() or "-"
-        subject = (subject or "").strip().lower()
+        # A digest: a key's size stays fixed whatever was typed (a 1 MB
+        # "user name" must not cost 1 MB per key), and typed names and
+        # references are not kept in memory as they were written.
+        subject = hashlib.sha256((subject or "").strip().lower().encode()).hexdigest()[:32]
         return ([(item, (self.name, "address+subject", address, subject)) for item in self.per_subject]
                 + [(item, (self.name, "address", address)) for item in self.per_address])
 
