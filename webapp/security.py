@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import request
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
