@@ -7,6 +7,11 @@ BIN := $(VENV)/bin
 DB ?= instance/date-community.db
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# waitress reads a whole request body (spooling it to disk) before the app
+# sees it, so it must refuse big bodies itself: MAX_UPLOAD_BYTES (40 MiB, the
+# sheet upload) plus 1 MiB for the multipart framing.  The app then holds
+# every other route to MAX_BODY_BYTES (1 MiB).  deploy/systemd uses the same.
+MAX_REQUEST_BODY_SIZE := 42991616
 
 .PHONY: run test install serve db clean system-deps translations update-translations vendor sqlite
 
@@ -70,15 +75,18 @@ run: db instance/secret_key
 	@echo "Demo logins (staff / volunteer):"
 	@$(BIN)/python -c 'from date_community import demo; print("\n".join("  %-10s %s / %s" % (l["role"], l["username"], l["password"]) for l in demo.logins()))'
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl+C to stop)"
-	SECRET_KEY="$$(cat instance/secret_key)" DATE_COMMUNITY_DB="$(DB)" $(BIN)/waitress-serve --host $(HOST) --port $(PORT) --call webapp:create_app
+	SECRET_KEY="$$(cat instance/secret_key)" DATE_COMMUNITY_DB="$(DB)" $(BIN)/waitress-serve --host $(HOST) --port $(PORT) --max-request-body-size=$(MAX_REQUEST_BODY_SIZE) --call webapp:create_app
 
 # Debian packages: Chromium for the browser tests (driven by Playwright; its
 # own browser download is never used); BIZ UD Gothic, the Japanese UD font of
 # the printed forms and the stylesheet's first choice; TrueType fonts for the
 # Chinese and Korean lines of printed signs (PDF embedding needs TrueType
-# outlines, which Noto CJK lacks); Noto CJK for the pages in the browser.
-# Nothing happens when everything is installed.
-SYSTEM_PACKAGES := chromium fonts-noto-cjk fonts-morisawa-bizud-gothic fonts-wqy-microhei fonts-nanum
+# outlines, which Noto CJK lacks); Noto CJK for the pages in the browser;
+# nginx and openssl for tests/test_proxy_nginx.py, which runs
+# deploy/nginx/date-community.conf with a certificate it makes (the test
+# starts its own nginx from a temporary folder; the system service is not
+# used).  Nothing happens when everything is installed.
+SYSTEM_PACKAGES := chromium fonts-noto-cjk fonts-morisawa-bizud-gothic fonts-wqy-microhei fonts-nanum nginx openssl
 OPTIONAL_SYSTEM_PACKAGES :=
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 

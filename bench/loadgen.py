@@ -7,6 +7,7 @@ full response, like a browser tab.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import statistics
 import time
 
@@ -34,8 +35,13 @@ def _location(head: bytes) -> str | None:
     return None
 
 
-async def _client(host, port, paths, deadline, latencies, errors, statuses, follow_redirects=False):
-    reader, writer = await asyncio.open_connection(host, port)
+def _connect(host, port, tls):
+    # tls: an SSLContext (through the TLS proxy) or None (plain HTTP to waitress)
+    return asyncio.open_connection(host, port, ssl=tls, server_hostname=host if tls else None)
+
+
+async def _client(host, port, paths, deadline, latencies, errors, statuses, follow_redirects=False, tls=None):
+    reader, writer = await _connect(host, port, tls)
     i = 0
     try:
         while time.perf_counter() < deadline:
@@ -55,26 +61,29 @@ async def _client(host, port, paths, deadline, latencies, errors, statuses, foll
                 errors.append(status)
             if b"connection: close" in head.lower():
                 writer.close()
-                reader, writer = await asyncio.open_connection(host, port)
+                reader, writer = await _connect(host, port, tls)
     finally:
         writer.close()
 
 
-async def _run(host, port, paths, clients, seconds, follow_redirects=False):
+async def _run(host, port, paths, clients, seconds, follow_redirects=False, tls=None):
     latencies: list[float] = []
     errors: list[int] = []
     statuses: dict[int, int] = {}
     start = time.perf_counter()
     deadline = start + seconds
-    await asyncio.gather(*(_client(host, port, paths, deadline, latencies, errors, statuses, follow_redirects)
+    await asyncio.gather(*(_client(host, port, paths, deadline, latencies, errors, statuses, follow_redirects, tls)
                            for _ in range(clients)))
     elapsed = time.perf_counter() - start
     return latencies, errors, statuses, elapsed
 
 
 def measure(host: str, port: int, paths: list[str], *, clients: int = 32, seconds: float = 8.0,
-            follow_redirects: bool = False) -> dict:
-    latencies, errors, statuses, elapsed = asyncio.run(_run(host, port, paths, clients, seconds, follow_redirects))
+            follow_redirects: bool = False, cafile: str | None = None) -> dict:
+    """``cafile``: speak TLS, trusting that certificate (the local proxy's self-signed one)."""
+    tls = ssl.create_default_context(cafile=cafile) if cafile else None
+    latencies, errors, statuses, elapsed = asyncio.run(_run(host, port, paths, clients, seconds, follow_redirects,
+                                                            tls))
     latencies.sort()
 
     def pct(p):

@@ -72,10 +72,23 @@ FORMS = [
 ]
 
 
+WEB = [
+    rf"bare route\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+0\s+1\.00",
+    rf"class list\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+0\s+{NUMBER}",
+    r"target class detail: throughput ≥ 0\.5× bare: (met|MISSED)",
+    # the same pages through nginx running deploy/nginx/date-community.conf, over TLS
+    r"through nginx \(TLS, deploy/nginx/date-community\.conf",
+    rf"(?s)through nginx.*bare route\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+0\s+1\.00",
+    rf"(?s)through nginx.*class detail\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+0\s+{NUMBER}",
+    r"target class list via proxy: throughput ≥ 0\.5× bare via proxy: (met|MISSED)",
+]
+
+
 @pytest.mark.parametrize("script, args, expected", [
     ("scheduling.py", ["--quick"], SCHEDULING),            # bookings/s and the month listing
     ("tourism.py", ["--quick", "--clients", "8"], TOURISM),  # QR scans against the bare route
     ("forms.py", ["--quick"], FORMS),                      # scanned sheets read per second, memory
+    ("web.py", ["--quick"], WEB),                          # class pages, bare and through the TLS proxy
 ])
 def test_bench_quick_runs_and_prints_its_figures(script, args, expected):
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args],

@@ -149,7 +149,7 @@ def test_upload_refuses_what_it_cannot_read(staff_client, catalog_db, files, sta
 
 def test_upload_over_the_size_limit(app, staff_client, catalog_db, monkeypatch):
     # the real limit is 40 MB; a small one keeps the test fast and shows it is this route's own
-    monkeypatch.setattr(staff_forms, "UPLOAD_LIMIT", 3 * 1024 * 1024)
+    app.config["MAX_UPLOAD_BYTES"] = 3 * 1024 * 1024
     big = b"%PDF-1.4\n" + b"0" * (3 * 1024 * 1024)
     response = _upload(staff_client, [("big.pdf", big)])
     assert response.status_code == 413
@@ -159,8 +159,8 @@ def test_upload_over_the_size_limit(app, staff_client, catalog_db, monkeypatch):
 
 
 def test_the_upload_route_accepts_more_than_the_app_wide_limit(staff_client, catalog_db, app):
-    # 2.5 MB is over the app's 2 MB but within this page's limit: it reaches the reader
-    assert app.config["MAX_CONTENT_LENGTH"] < 2_600_000 < staff_forms.UPLOAD_LIMIT
+    # 2.5 MB is over the app's 1 MB but within this page's limit: it reaches the reader
+    assert app.config["MAX_BODY_BYTES"] < 2_600_000 < app.config["MAX_UPLOAD_BYTES"]
     padding = _png((1200, 900)) + b"\0" * 2_500_000
     response = _upload(staff_client, [("padded.png", padding)])
     assert response.status_code == 302

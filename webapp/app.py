@@ -16,7 +16,7 @@ from date_community import demo
 from date_community import i18n
 from date_community.errors import DateCommunityError, disk_full_cause
 
-from . import fields, formatting, locale, security, spool
+from . import bodylimit, fields, formatting, forwarding, locale, security, spool, staticfiles, throttle
 from .database import close_db, get_db
 from .extensions import babel, csrf, login_manager
 
@@ -60,7 +60,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         BABEL_DEFAULT_TIMEZONE="Asia/Tokyo",
         BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS),
         WTF_CSRF_TIME_LIMIT=None,  # no time limits: a slow reader's form must still submit
-        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
 
     # Create or upgrade the schema once at start-up, not on every request.
@@ -72,14 +71,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     finally:
         probe.close()
 
+    forwarding.init_app(app)  # ProxyFix for TRUSTED_PROXIES hops; TRUSTED_HOSTS from BASE_URL
+    bodylimit.init_app(app)  # first hook: refuse oversized bodies before CSRF reads the form
     babel.init_app(app, locale_selector=locale.select_locale)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
-    app.extensions["login_throttle"] = security.LoginThrottle()
-    app.extensions["cancel_throttle"] = security.LoginThrottle()  # guessing booking references
     formatting.register(app)
+    staticfiles.init_app(app)  # ?v=<file hash> on static URLs, for the proxy's long cache
 
     fields.register(app)  # bounded <int:...> (ids beyond SQLite's 64 bits are a 404), before any route
     from . import auth, public, staff, volunteer
@@ -104,6 +104,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import ar
 
     app.register_blueprint(ar.bp)  # /sites/<slug>/ar (AR camera view), /api/sites/nearby.json
+    throttle.init_app(app)  # after the blueprints: it wraps the sign-up view
 
     @app.context_processor
     def inject():

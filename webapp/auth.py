@@ -13,6 +13,7 @@ from date_community import accounts
 from .database import get_db
 from .extensions import login_manager
 from .security import safe_next
+from .throttle import login_throttle
 
 bp = Blueprint("auth", __name__)
 
@@ -72,9 +73,8 @@ def login():
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
-        throttle = current_app.extensions["login_throttle"]
-        key = throttle.key(username)
-        wait = throttle.wait_seconds(key)
+        throttle = login_throttle()
+        wait = throttle.wait_seconds(username)
         if wait:
             message = _("Too many failed attempts. Please wait %(seconds)d seconds and try again.", seconds=wait)
             return render_template("auth/login.html", errors={"username": message}, username=username,
@@ -86,10 +86,10 @@ def login():
         if not errors:
             row = accounts.authenticate(get_db(), username, password)
             if row is None:
-                throttle.failed(key)
+                throttle.failed(username)
                 errors["password"] = _("The user name or password is not right. Check them and try again.")
             else:
-                throttle.succeeded(key)
+                throttle.succeeded(username)
                 session.clear()  # a fresh session on login (no fixation)
                 token = accounts.start_login_session(get_db(), row["id"], **session_limits())
                 user = User(row, token)

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from date_community import opendata
 
 from . import fields as parse
+from . import links
 from .database import get_db
 from .locale import select_locale
 
@@ -28,23 +29,28 @@ MAX_AGE_SECONDS = 300
 
 
 def base_url() -> str:
-    """Where links in the files point: BASE_URL (config) or $DATE_COMMUNITY_BASE_URL
-    when set (the public name behind a proxy), else the host this request came to."""
-    return (current_app.config.get("BASE_URL") or request.host_url).rstrip("/")
+    """Where links in the files point: BASE_URL, else the host this request came to."""
+    return links.base_url()
 
 
-def _download(data: bytes, mimetype: str, filename: str | None = None) -> Response:
+def _download(data: bytes, mimetype: str, filename: str | None = None, *, has_links: bool = True) -> Response:
     response = Response(data, mimetype=mimetype)
     if filename:
         response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Cache-Control"] = f"public, max-age={MAX_AGE_SECONDS}"
+    if has_links and links.from_request_host():
+        # The links were built from this request's Host header (no BASE_URL):
+        # a shared cache must not keep a copy a forged Host could have made.
+        response.headers["Cache-Control"] = f"private, max-age={MAX_AGE_SECONDS}"
+        response.vary.add("Host")
+    else:
+        response.headers["Cache-Control"] = f"public, max-age={MAX_AGE_SECONDS}"
     return response
 
 
-def _csv(data: bytes, filename: str) -> Response:
+def _csv(data: bytes, filename: str, *, has_links: bool = True) -> Response:
     # The charset parameter is informative only: the BOM already says UTF-8.
-    return _download(data, "text/csv; charset=utf-8", filename)
+    return _download(data, "text/csv; charset=utf-8", filename, has_links=has_links)
 
 
 @bp.get("/opendata")
@@ -64,7 +70,7 @@ def tourism_csv():
 
 @bp.get("/opendata/tourism-i18n.csv")
 def tourism_i18n_csv():
-    return _csv(opendata.export_tourism_i18n_csv(get_db()), opendata.TOURISM_I18N_FILE)
+    return _csv(opendata.export_tourism_i18n_csv(get_db()), opendata.TOURISM_I18N_FILE, has_links=False)
 
 
 def _date_arg(name: str, default: dt.date) -> dt.date:

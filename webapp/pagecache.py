@@ -46,6 +46,11 @@ def _store(app) -> OrderedDict:
     return app.extensions.setdefault("page_cache", OrderedDict())
 
 
+def _embeds_request_host(app, html: str) -> bool:
+    return not app.config.get("BASE_URL") and (request.host_url.rstrip("/") in html or
+                                               "//" + request.host in html)
+
+
 def cached_page(ttl: float = 60.0):
     """Serve a stored copy of the view's HTML to anonymous visitors."""
 
@@ -68,7 +73,10 @@ def cached_page(ttl: float = 60.0):
             if hit and hit[0] == version and now - hit[1] < ttl:
                 return hit[2]
             result = view(*args, **kwargs)
-            if isinstance(result, str):
+            # A page that embeds this request's own address (only possible
+            # without BASE_URL) is not shared: a forged Host header would be
+            # served to every later visitor.
+            if isinstance(result, str) and not _embeds_request_host(app, result):
                 with _lock:
                     store[key] = (version, now, result)
                     store.move_to_end(key)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 import flask
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -23,6 +23,7 @@ from .database import get_db
 from .locale import select_locale
 from .messages import error_text
 from .pagecache import cached_page
+from .throttle import cancel_throttle
 
 bp = Blueprint("public", __name__)
 
@@ -191,9 +192,10 @@ def cancel():
     if request.method == "POST":
         g.personal_data = True
         form = {name: request.form.get(name, "").strip() for name in form}
-        throttle = current_app.extensions["cancel_throttle"]
-        key = throttle.key("cancel")  # per address: guessing works by varying the reference
-        wait = throttle.wait_seconds(key)
+        # Per address and reference, and per address across references:
+        # guessing works by varying the reference (webapp/throttle.py).
+        throttle = cancel_throttle()
+        wait = throttle.wait_seconds(form["reference"])
         if wait:
             errors = {"reference": _("Too many wrong attempts. Please wait %(seconds)d seconds and try again, "
                                      "or phone the desk.", seconds=wait)}
@@ -208,12 +210,12 @@ def cancel():
                 result = bookings.cancel_by_reference(get_db(), form["reference"], form["phone"])
             except DateCommunityError as exc:
                 if exc.code == "invalid_reference":
-                    throttle.failed(key)
+                    throttle.failed(form["reference"])
                     errors = {"reference": error_text(exc)}
                 else:
                     errors = {"_cancel": error_text(exc)}
             else:
-                throttle.succeeded(key)
+                throttle.succeeded(form["reference"])
                 flask.session["cancelled_booking"] = result["booking_id"]
                 return redirect(url_for("public.cancel_done"))
     return render_template("public/cancel.html", form=form, errors=errors, title=_("Cancel a booking"))

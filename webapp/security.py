@@ -1,11 +1,8 @@
-"""Security headers, safe redirects and login throttling."""
+"""Security headers and safe redirects (throttles: webapp/throttle.py)."""
 from __future__ import annotations
 
-import threading
-import time
 from urllib.parse import urlsplit
 
-from flask import request
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
@@ -56,44 +53,3 @@ def safe_next(target: str | None, fallback: str) -> str:
     if parts.scheme or parts.netloc or any(ord(c) < 32 for c in target):
         return fallback
     return target
-
-
-class LoginThrottle:
-    """Back off after repeated failures for one (address, username) pair.
-
-    Keying on the pair means an attacker elsewhere cannot lock the real user
-    out: only the address that keeps failing has to wait.
-    """
-
-    FREE_ATTEMPTS = 5
-    BASE_DELAY = 30.0
-    MAX_DELAY = 15 * 60.0
-
-    def __init__(self, clock=time.monotonic):
-        self._clock = clock
-        self._failures: dict[tuple[str, str], tuple[int, float]] = {}
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def key(username: str) -> tuple[str, str]:
-        return (request.remote_addr or "-", (username or "").strip().lower())
-
-    def wait_seconds(self, key: tuple[str, str]) -> int:
-        with self._lock:
-            count, last = self._failures.get(key, (0, 0.0))
-        if count < self.FREE_ATTEMPTS:
-            return 0
-        delay = min(self.MAX_DELAY, self.BASE_DELAY * 2 ** (count - self.FREE_ATTEMPTS))
-        remaining = last + delay - self._clock()
-        return max(0, int(remaining + 0.999))
-
-    def failed(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            count, _ = self._failures.get(key, (0, 0.0))
-            self._failures[key] = (count + 1, self._clock())
-            if len(self._failures) > 10000:  # bounded memory under a spray attack
-                self._failures.pop(next(iter(self._failures)))
-
-    def succeeded(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._failures.pop(key, None)

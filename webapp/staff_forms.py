@@ -33,9 +33,9 @@ from .staff_people import BOOKING_STATUS, REASON_LABELS, district_label
 
 # Uploads of scanned sheets may be far larger than any other form: a 20-page
 # PDF from an office scanner at 300 dpi is 10-30 MB.  The limit is raised for
-# this one route (the app keeps 2 MB elsewhere); 40 MB is about 100 pages of
-# a typical scan and keeps one request's memory bounded.
-UPLOAD_LIMIT = 40 * 1024 * 1024
+# this one route by webapp/bodylimit.py (MAX_UPLOAD_BYTES, 40 MB; every other
+# form gets MAX_BODY_BYTES, 1 MB); 40 MB is about 100 pages of a typical scan
+# and keeps one request's memory bounded.
 MAX_FILES = 50
 ACCEPT = ".pdf,.png,.jpg,.jpeg,.tif,.tiff,application/pdf,image/png,image/jpeg,image/tiff"
 
@@ -169,14 +169,6 @@ def forms_layout_json(version: str):
 
 
 # --- uploading ---------------------------------------------------------------------------------
-
-@bp.url_value_preprocessor
-def _upload_limit(endpoint, _values):
-    # Runs before any before_request hook (the CSRF check reads the body), so
-    # the raised limit is in force when the upload is parsed.
-    if endpoint == "staff.forms_upload":
-        request.max_content_length = UPLOAD_LIMIT
-
 
 @bp.errorhandler(413)
 def _too_large(_exc):

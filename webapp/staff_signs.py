@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from flask import abort, current_app, make_response, render_template, request
+from flask import abort, make_response, render_template, request
 from flask_babel import gettext as _
 
 from date_community import i18n, timeutil
@@ -17,6 +17,7 @@ from date_community.errors import DateCommunityError, NotFound
 from date_community.tourism import scans, signs, sites
 
 from . import fields as parse
+from . import links
 from .auth import role_required
 from .database import get_db
 from .locale import select_locale
@@ -29,7 +30,7 @@ DEFAULT_DAYS = 30
 
 def _base_url() -> str:
     """Where the QR codes point: the configured public address, else this site's own."""
-    return (current_app.config.get("BASE_URL") or request.url_root).rstrip("/")
+    return links.base_url()
 
 
 def _health() -> list[dict]:

@@ -12,6 +12,7 @@ from date_community.errors import DateCommunityError, NotFound
 from date_community.scheduling import attendance, calendar, shifts
 
 from . import fields as parse
+from . import links
 from .auth import role_required
 from .database import get_db
 from .locale import select_locale
@@ -110,7 +111,7 @@ def session_detail(session_id: int):
 def calendar_page():
     volunteer = people.get_volunteer(get_db(), current_user.volunteer_id)
     token = volunteer["calendar_token"]
-    feed_url = url_for("calendar_feed.feed", token=token, _external=True) if token else ""
+    feed_url = links.external_url("calendar_feed.feed", token=token) if token else ""
     # webcal:// makes phones offer to subscribe instead of downloading the file once.
     webcal_url = "webcal://" + feed_url.split("://", 1)[1] if feed_url else ""
     return render_template("volunteer/calendar.html", feed_url=feed_url, webcal_url=webcal_url,
