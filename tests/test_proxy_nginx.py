@@ -31,8 +31,8 @@ import localproxy  # noqa: E402  (tools/localproxy.py: the shipped nginx site on
 pytestmark = pytest.mark.slow
 A, B = "127.0.0.2", "127.0.0.3"
 
-if not localproxy.available():  # `make system-deps` installs nginx and openssl
-    pytest.skip("nginx and openssl are needed (make system-deps)", allow_module_level=True)
+if not localproxy.available():  # `make system-deps` installs them; a missing proxy is a failure, not a skip
+    pytest.fail("nginx and openssl are needed: run `make system-deps`", pytrace=False)
 
 
 @pytest.fixture

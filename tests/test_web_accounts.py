@@ -79,6 +79,21 @@ def test_changing_ones_password_refuses_with_an_error_summary(staff_client, app,
     assert login(app.test_client(), "staff1", STAFF_PASSWORD).status_code == 302  # unchanged
 
 
+def test_guessing_the_current_password_is_throttled(staff_client, app):
+    wrong = {"current_password": "not my password at all", "password": NEW_PW, "password_again": NEW_PW}
+    for _ in range(5):
+        assert staff_client.post("/account/password", data=wrong, headers=EN).status_code == 200
+    right = dict(wrong, current_password=STAFF_PASSWORD)
+    response = staff_client.post("/account/password", data=right, headers=EN)
+    assert response.status_code == 429 and "Too many failed attempts" in _text(response)
+    assert int(response.headers["Retry-After"]) >= 1
+    # The lock-out is this address's: the same name still logs in from elsewhere, with
+    # the unchanged password (the right one was not taken while locked out).
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.99"
+    assert login(elsewhere, "staff1", STAFF_PASSWORD).status_code == 302
+
+
 def test_the_password_page_needs_a_login(client):
     response = client.get("/account/password")
     assert response.status_code == 302 and "/login" in response.headers["Location"]

@@ -17,6 +17,7 @@ from .auth import home_for
 from .database import get_db
 from .messages import error_text
 from .security import no_store
+from .throttle import login_throttle
 
 bp = Blueprint("account", __name__)
 FIELDS = ("current_password", "password", "password_again")
@@ -29,6 +30,16 @@ def change_password():
     if request.method == "POST":
         # Passwords are taken as typed: spaces count, nothing is stripped.
         current, new, again = (request.form.get(k, "") for k in FIELDS)
+        # A signed-in browser left open must not become a way to guess the
+        # password: wrong current passwords count as failed logins for the name.
+        throttle = login_throttle()
+        username = current_user.row["username"]
+        wait = throttle.wait_seconds(username)
+        if wait:
+            message = _("Too many failed attempts. Please wait %(seconds)d seconds and try again.", seconds=wait)
+            return no_store(make_response(render_template(
+                "account/password.html", errors={"current_password": message}, min_length=passwords.MIN_LENGTH,
+                title=_("Change your password")), 429, {"Retry-After": str(wait)}))
         if not current:
             errors["current_password"] = _("Enter your current password.")
         if not new:
@@ -40,6 +51,8 @@ def change_password():
                 accounts.change_own_password(get_db(), current_user.row["id"], current, new,
                                              keep_token=current_user.token)
             except DateCommunityError as exc:
+                if exc.code == "wrong_password":
+                    throttle.failed(username)
                 field = exc.params.get("field") if exc.params.get("field") in FIELDS else "password"
                 errors[field] = error_text(exc)
             else:
