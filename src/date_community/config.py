@@ -36,6 +36,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SECRET_KEY", "SECRET_KEY", str, "", secret=True),
     Setting("DATE_COMMUNITY_DB", "DATABASE", str, "instance/date-community.db"),
     Setting("DATE_COMMUNITY_BASE_URL", "BASE_URL", str, ""),
+    Setting("DATE_COMMUNITY_CONTENT", "CONTENT_DIR", str, ""),
     Setting("MAIL_SERVER", "MAIL_SERVER", str, ""),
     Setting("MAIL_PORT", "MAIL_PORT", int, 25, minimum=1),
     Setting("MAIL_USERNAME", "MAIL_USERNAME", str, ""),
