@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -70,6 +71,12 @@ def connect(path: str | os.PathLike | None = None, *, migrate: bool = True) -> s
         conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = FULL")
+    # Residents' personal data must not outlive its deletion in free space:
+    # with secure_delete SQLite overwrites deleted cells and freed pages with
+    # zeros (in the pages it writes, hence also in the WAL frames after the
+    # deletion).  The frames written before stay until a checkpoint resets the
+    # WAL: see :func:`checkpoint`.
+    conn.execute("PRAGMA secure_delete = ON")
     if migrate:
         apply_migrations(db)
     return db
@@ -128,6 +135,39 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
         raise
     else:
         conn.execute("COMMIT")
+
+
+CHECKPOINT_TRIES = 20
+CHECKPOINT_PAUSE_SECONDS = 0.1
+
+
+def checkpoint(db: sqlite_utils.Database, *, tries: int = CHECKPOINT_TRIES) -> bool:
+    """Copy the WAL into the database file and truncate the WAL to zero bytes.
+
+    Run after erasing personal data: until then the WAL still holds the
+    frames written before the erasure, with the old rows in them.  A reader
+    that is in the middle of a transaction blocks the reset, so this tries a
+    few times; it returns False if the WAL could not be emptied (the next
+    checkpoint, automatic or this one, finishes the job).  Outside a
+    transaction only: a checkpoint cannot run inside one.
+    """
+    if db.conn.in_transaction:
+        return False
+    # A TRUNCATE checkpoint waits on the busy handler for readers; with the
+    # normal 60 s timeout one long reader would hold up the request that
+    # erased someone.  Wait briefly instead, and retry a few times.
+    conn = db.conn
+    conn.execute(f"PRAGMA busy_timeout = {int(CHECKPOINT_PAUSE_SECONDS * 1000)}")
+    try:
+        for _attempt in range(max(1, tries)):
+            busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy:
+                return True
+            time.sleep(CHECKPOINT_PAUSE_SECONDS)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+    log.warning("WAL checkpoint after an erasure was blocked by a reader; the next checkpoint completes it")
+    return False
 
 
 def query_one(db: sqlite_utils.Database, sql: str, params=()) -> dict | None:
