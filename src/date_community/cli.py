@@ -502,7 +502,7 @@ def residents_add(name: str, kana: str, phone: str | None, birth_year: str | Non
 @json_option
 def residents_list(limit: int, offset: int) -> None:
     """List residents in kana order (merged duplicates hidden)."""
-    rows = people.list_residents(_state().db, limit=limit, offset=offset)
+    rows = people.list_residents(_state().db, limit=limit, offset=offset, actor=actor())
     emit(rows, lambda: table(RESIDENT_HEADERS, _resident_rows(rows), "No residents."))
 
 
@@ -511,7 +511,7 @@ def residents_list(limit: int, offset: int) -> None:
 @json_option
 def residents_find(query: str) -> None:
     """Find residents by kana (hiragana or katakana), name or phone digits."""
-    rows = people.find_residents(_state().db, query)
+    rows = people.find_residents(_state().db, query, actor=actor())
     emit(rows, lambda: table(RESIDENT_HEADERS, _resident_rows(rows), "No residents match."))
 
 

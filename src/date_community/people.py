@@ -225,11 +225,16 @@ def update_resident(db, resident_id: int, *, actor: str, **fields: Any) -> dict:
     return _resident_row(db, resident_id)
 
 
-def list_residents(db, *, limit: int = 100, offset: int = 0) -> list[dict]:
-    return list(db.query(
+def list_residents(db, *, limit: int = 100, offset: int = 0, actor: str | None = None) -> list[dict]:
+    """Live residents in kana order.  With ``actor`` the listing is audited (ids shown)."""
+    rows = list(db.query(
         "SELECT id, name_kanji, name_kana, phone, birth_year, district, device, source "
         "FROM residents WHERE merged_into IS NULL ORDER BY kana_key, id LIMIT ? OFFSET ?",
         [limit, offset]))
+    if actor:
+        with write_transaction(db):
+            audit.record(db, actor, "list", "resident", None, shown=[r["id"] for r in rows])
+    return rows
 
 
 def find_residents(db, query: str, *, limit: int = 50, actor: str | None = None) -> list[dict]:
@@ -292,11 +297,14 @@ def resident_errors(fields: dict[str, Any], *, required: Iterable[str] = ()) -> 
 
 
 def duplicate_candidates(db, resident_id: int | None = None, *, phone: str | None = None,
-                         name_kana: str | None = None, birth_year: int | None = None) -> list[dict]:
+                         name_kana: str | None = None, birth_year: int | None = None,
+                         actor: str | None = None) -> list[dict]:
     """Residents that may be the same person: same phone, or same kana and birth year.
 
     Either give an existing ``resident_id`` or the fields of a person about to
-    be entered (the paper-form review uses the latter).
+    be entered (the paper-form review uses the latter).  With ``actor``,
+    candidates shown are written to the audit log by id (nothing is logged
+    when none is found: no one's data was shown).
     """
     if resident_id is not None:
         me = _resident_row(db, resident_id)
@@ -326,6 +334,10 @@ def duplicate_candidates(db, resident_id: int | None = None, *, phone: str | Non
         if key and birth_year and kana_key(row["name_kana"]) == key and row["birth_year"] == birth_year:
             reasons.append("kana_birth_year")
         row["reasons"] = reasons
+    if actor and rows:
+        with write_transaction(db):
+            audit.record(db, actor, "search", "resident", None, purpose="duplicates",
+                         shown=[r["id"] for r in rows])
     return rows
 
 
