@@ -177,3 +177,14 @@ def test_checkpoint_empties_the_wal_and_reports_a_blocking_reader(db, db_path, m
         reader_conn.close()
     assert dbmod.checkpoint(db) is True
     assert 0 == wal.stat().st_size
+
+
+def test_retention_purge_leaves_no_image_in_the_raw_files(catalog_db, db_path, make_session):
+    """The retention purge (forms purge, cron) also zeroes and checkpoints."""
+    make_session(day=1)
+    _sheet_id, page, crops = _sheet(catalog_db, [], BASE.date())
+    needles = {k: v for k, v in _needles(page, crops).items() if k.startswith("image")}
+    result = records.purge_expired(catalog_db, BASE + dt.timedelta(days=records.DEFAULT_RETENTION_DAYS + 1))
+    assert 1 == result["purged"]
+    files = _scan_folder(db_path.parent)
+    assert [] == [(label, path) for path, data in files.items() for label, n in needles.items() if n in data]
