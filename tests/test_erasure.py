@@ -188,3 +188,23 @@ def test_retention_purge_leaves_no_image_in_the_raw_files(catalog_db, db_path, m
     assert 1 == result["purged"]
     files = _scan_folder(db_path.parent)
     assert [] == [(label, path) for path, data in files.items() for label, n in needles.items() if n in data]
+
+
+def test_the_cli_erases_only_with_yes(catalog_db, db_path):
+    from click.testing import CliRunner
+
+    from date_community.cli import cli
+
+    rid = people.add_resident(catalog_db, name_kanji=NAME, name_kana=KANA, phone=PHONE, source="phone")
+    runner = CliRunner()
+    refused = runner.invoke(cli, ["--db", str(db_path), "residents", "delete", str(rid)])
+    assert 2 == refused.exit_code and "--yes" in refused.output
+    assert NAME == people.get_resident(catalog_db, rid)["name_kanji"]
+    done = runner.invoke(cli, ["--db", str(db_path), "--json", "residents", "delete", str(rid), "--yes"])
+    assert 0 == done.exit_code, done.output
+    assert {"resident_id": rid, "residents": 1, "sheets": 0, "messages": 0} == json.loads(done.stdout)
+    assert "（削除済み）" == people.get_resident(catalog_db, rid)["name_kanji"]
+    data = b"".join(_scan_folder(db_path.parent).values())
+    assert NAME.encode() not in data and PHONE.replace("-", "").encode() not in data
+    missing = runner.invoke(cli, ["--db", str(db_path), "residents", "delete", "999999", "--yes"])
+    assert 1 == missing.exit_code and "Traceback" not in missing.output

@@ -536,6 +536,21 @@ def residents_merge(keep_id: int, other_id: int) -> None:
                  f"duplicate bookings released: {released}.")
 
 
+@residents.command("delete")
+@click.argument("resident_id", type=int)
+@click.option("--yes", is_flag=True, help="Confirm: the erasure cannot be undone.")
+@json_option
+def residents_delete(resident_id: int, yes: bool) -> None:
+    """Erase a resident's personal data on request (APPI); bookings stay, without the name."""
+    if not yes:
+        # Irreversible: a script has to say so explicitly, as for restore.
+        raise click.UsageError("erasing personal data cannot be undone; pass --yes to go ahead")
+    result = people.delete_resident(_state().db, resident_id, actor=actor())
+    emit({"resident_id": resident_id, **result},
+         f"Erased resident {resident_id}: {result['residents']} record(s), {result['sheets']} scanned sheet(s), "
+         f"{result['messages']} queued message(s).")
+
+
 # --- volunteers -----------------------------------------------------------------------------------------
 
 
