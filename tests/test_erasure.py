@@ -208,3 +208,26 @@ def test_the_cli_erases_only_with_yes(catalog_db, db_path):
     assert NAME.encode() not in data and PHONE.replace("-", "").encode() not in data
     missing = runner.invoke(cli, ["--db", str(db_path), "residents", "delete", "999999", "--yes"])
     assert 1 == missing.exit_code and "Traceback" not in missing.output
+
+
+def test_a_checkpoint_blocked_by_a_reader_is_finished_when_a_later_request_ends(
+        app, staff_client, catalog_db, db_path, monkeypatch):
+    monkeypatch.setattr(dbmod, "CHECKPOINT_PAUSE_SECONDS", 0.01)
+    rid = people.add_resident(catalog_db, name_kanji=NAME, name_kana=KANA, phone=PHONE, source="phone")
+    wal = db_path.with_name(db_path.name + "-wal")
+    name = NAME.encode()
+    reader_conn = sqlite3.connect(str(db_path))
+    try:
+        reader_conn.execute("BEGIN")
+        reader_conn.execute("SELECT count(*) FROM residents").fetchone()  # a snapshot from before the erasure
+        assert 302 == staff_client.post(f"/staff/residents/{rid}/delete").status_code
+        # The reader's snapshot still needs the old frames: they cannot go yet.
+        assert name in b"".join(_scan_folder(db_path.parent).values())
+    finally:
+        reader_conn.execute("COMMIT")
+        reader_conn.close()
+    assert 200 == staff_client.get("/staff/").status_code  # any request; its teardown pays the debt
+    assert 0 == wal.stat().st_size
+    data = b"".join(_scan_folder(db_path.parent).values())
+    assert name not in data and PHONE.replace("-", "").encode() not in data
+    assert dbmod.checkpoint_if_owed(catalog_db) is None  # nothing owed any more
