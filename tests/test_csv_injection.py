@@ -234,3 +234,21 @@ def test_numbers_and_harmless_text_are_unchanged(value, written):
 def test_an_apostrophe_of_the_data_itself_survives_import():
     data = csvout.to_bytes(["名称"], [["'quoted'"], ["'=x"], ["''-1"]])
     assert ["'quoted'", "'=x", "''-1"] == [r["名称"] for _, r in readers.read_table(data, ["名称"], allow_unknown=False)]
+
+
+def test_an_exported_open_data_file_imports_back_unchanged(catalog_db):
+    """The apostrophe the writer adds is not taken for part of the data on import."""
+    from date_community import opendata
+    from date_community.tourism import sites as tourism_sites
+
+    tourism_sites.save_site(catalog_db, {
+        "slug": "formula-site", "code": "DT96", "district": "保原", "lat": 37.81, "lon": 140.56,
+        "coord_quality": "sourced", "contact_name": "-観光係", "contact_phone": "024-577-1111",
+        "texts": {"ja": {"name": HYPERLINK, "summary": "+1 見どころ"}, "en": {"name": "@site"}}}, actor="test")
+    data = opendata.export_tourism_csv(catalog_db, "https://example.jp")
+    assert b"'=HYPERLINK" in data
+    result = opendata.import_tourism_csv(catalog_db, data, actor="test")
+    assert ([], []) == (result["created"], result["updated"]) and 1 == result["unchanged"]
+    ja = next(catalog_db.query("SELECT name, summary FROM tourism_site_texts t JOIN tourism_sites s "
+                               "ON s.id = t.site_id WHERE s.slug = 'formula-site' AND t.locale = 'ja'"))
+    assert (HYPERLINK, "+1 見どころ") == (ja["name"], ja["summary"])
