@@ -112,3 +112,20 @@ def test_duplicate_suggestions_on_a_sheet_are_logged(catalog_db, ids):
     row = next(catalog_db.query("SELECT * FROM audit_log ORDER BY id DESC LIMIT 1"))
     assert ("search", "resident", "user:1") == (row["action"], row["entity"], row["actor"])
     assert [r["id"] for r in found] == json.loads(row["detail"])["shown"]
+
+
+def test_the_cli_listing_and_search_of_residents_are_audited(catalog_db, db_path, make_resident):
+    from click.testing import CliRunner
+
+    from date_community.cli import cli
+
+    rid = make_resident(name_kanji="監査 花子", name_kana="かんさ はなこ", phone="090-5555-0001")
+    runner = CliRunner()
+    for args, action in ((["residents", "list"], "list"), (["residents", "find", "かんさ"], "search")):
+        before = _audit_count(catalog_db)
+        result = runner.invoke(cli, ["--db", str(db_path), *args])
+        assert 0 == result.exit_code and "監査 花子" in result.output
+        rows = list(catalog_db.query("SELECT * FROM audit_log WHERE id > ?", [before]))
+        assert [(action, "resident")] == [(r["action"], r["entity"]) for r in rows]
+        assert rid in json.loads(rows[0]["detail"])["shown"]
+        assert "かんさ" not in rows[0]["detail"] and "監査" not in rows[0]["detail"]
