@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import types
 import os
 import subprocess
 import sys
@@ -47,15 +48,16 @@ def full_database(app, monkeypatch, db_path):
     conn.close()
     real = webdb.dbmod.connect
 
-    class CappedDb:
-        @staticmethod
-        def connect(path, **kwargs):
-            db = real(path, **kwargs)
-            pages = db.execute("PRAGMA page_count").fetchone()[0]
-            db.execute(f"PRAGMA max_page_count = {pages}")
-            return db
+    def capped_connect(path, **kwargs):
+        db = real(path, **kwargs)
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages}")
+        return db
 
-    monkeypatch.setattr(webdb, "dbmod", CappedDb)
+    # The db module as the web app sees it, with connect() capping the file at its present size.
+    capped = types.SimpleNamespace(**vars(webdb.dbmod))
+    capped.connect = capped_connect
+    monkeypatch.setattr(webdb, "dbmod", capped)
     return db_path
 
 

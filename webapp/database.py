@@ -15,4 +15,10 @@ def get_db():
 def close_db(_exc=None) -> None:
     conn = g.pop("db", None)
     if conn is not None:
+        try:
+            # After an erasure whose WAL checkpoint a reader blocked, finish it
+            # now: the WAL still holds the erased rows until then.
+            dbmod.checkpoint_if_owed(conn)
+        except dbmod.sqlite3.Error:
+            pass  # the next request tries again
         conn.close()

@@ -273,7 +273,7 @@ def forms_sheet(sheet_id: int):
             abort(400)
         values = {name: request.form.get(name, "").strip() for name in (*FIELD_ORDER, "resident")}
         duplicates = review.duplicate_suggestions(db, phone=values["phone"], kana=values["kana"],
-                                                  birth_year=values["birth_year"])
+                                                  birth_year=values["birth_year"], actor=_actor())
         if action == "confirm":
             errors = _confirm_errors(sheet, values, choices, duplicates)
             if not errors:

@@ -236,7 +236,7 @@ def resident(resident_id: int):
         row = people.get_resident(db, resident_id, actor=_actor())
     except NotFound:
         abort(404)
-    duplicates = [] if row["merged_into"] else people.duplicate_candidates(db, resident_id)
+    duplicates = [] if row["merged_into"] else people.duplicate_candidates(db, resident_id, actor=_actor())
     topics = {t["code"]: t for t in catalog.list_topics(db)}
     return _render("resident.html", title=row["name_kanji"], r=row, duplicates=duplicates,
                    booking_rows=bookings.resident_bookings(db, resident_id), topics=topics)

@@ -342,7 +342,7 @@ def session_edit(session_id: int):
 def session_detail(session_id: int):
     db = get_db()
     s = _session_or_404(session_id)
-    booked = bookings.session_bookings(db, session_id)
+    booked = bookings.session_bookings(db, session_id, actor=_actor())
     helpers = shifts.session_shifts(db, session_id)
     promoted = parse.arg_id("promoted")
     return _render("session_detail.html", s=s, bookings=booked, helpers=helpers, promoted=promoted,
@@ -410,7 +410,7 @@ def session_book(session_id: int):
         if not values["q"]:
             errors["q"] = _("Enter the furigana or the phone number to search for.")
         else:
-            results = people.find_residents(db, values["q"])
+            results = people.find_residents(db, values["q"], actor=_actor())
         if request.form.get("action") == "book":
             resident_id = parse.record_id(values["resident_id"])
             if resident_id is None:

@@ -537,7 +537,7 @@ def residents_add(name: str, kana: str, phone: str | None, birth_year: str | Non
 @json_option
 def residents_list(limit: int, offset: int) -> None:
     """List residents in kana order (merged duplicates hidden)."""
-    rows = people.list_residents(_state().db, limit=limit, offset=offset)
+    rows = people.list_residents(_state().db, limit=limit, offset=offset, actor=actor())
     emit(rows, lambda: table(RESIDENT_HEADERS, _resident_rows(rows), "No residents."))
 
 
@@ -546,7 +546,7 @@ def residents_list(limit: int, offset: int) -> None:
 @json_option
 def residents_find(query: str) -> None:
     """Find residents by kana (hiragana or katakana), name or phone digits."""
-    rows = people.find_residents(_state().db, query)
+    rows = people.find_residents(_state().db, query, actor=actor())
     emit(rows, lambda: table(RESIDENT_HEADERS, _resident_rows(rows), "No residents match."))
 
 
@@ -569,6 +569,21 @@ def residents_merge(keep_id: int, other_id: int) -> None:
     released = ", ".join(map(str, result["released"])) or "none"
     emit(result, f"Merged resident {other_id} into {keep_id}: {result['bookings_moved']} bookings moved, "
                  f"duplicate bookings released: {released}.")
+
+
+@residents.command("delete")
+@click.argument("resident_id", type=int)
+@click.option("--yes", is_flag=True, help="Confirm: the erasure cannot be undone.")
+@json_option
+def residents_delete(resident_id: int, yes: bool) -> None:
+    """Erase a resident's personal data on request (APPI); bookings stay, without the name."""
+    if not yes:
+        # Irreversible: a script has to say so explicitly, as for restore.
+        raise click.UsageError("erasing personal data cannot be undone; pass --yes to go ahead")
+    result = people.delete_resident(_state().db, resident_id, actor=actor())
+    emit({"resident_id": resident_id, **result},
+         f"Erased resident {resident_id}: {result['residents']} record(s), {result['sheets']} scanned sheet(s), "
+         f"{result['messages']} queued message(s).")
 
 
 # --- volunteers -----------------------------------------------------------------------------------------

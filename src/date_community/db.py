@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -78,6 +79,12 @@ def connect(path: str | os.PathLike | None = None, *, migrate: bool = True) -> s
         raise
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = FULL")
+    # Residents' personal data must not outlive its deletion in free space:
+    # with secure_delete SQLite overwrites deleted cells and freed pages with
+    # zeros (in the pages it writes, hence also in the WAL frames after the
+    # deletion).  The frames written before stay until a checkpoint resets the
+    # WAL: see :func:`checkpoint`.
+    conn.execute("PRAGMA secure_delete = ON")
     if migrate:
         apply_migrations(db)
     return db
@@ -144,6 +151,61 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
         raise
     else:
         conn.execute("COMMIT")
+
+
+CHECKPOINT_TRIES = 20
+CHECKPOINT_PAUSE_SECONDS = 0.1
+# Database files whose WAL still holds erased data because a reader blocked
+# the checkpoint after an erasure; see checkpoint_if_owed.
+_owed: set[str] = set()
+
+
+def _file_of(db: sqlite_utils.Database) -> str:
+    row = db.conn.execute("PRAGMA database_list").fetchone()
+    return row[2] if row else ""
+
+
+def checkpoint(db: sqlite_utils.Database, *, tries: int = CHECKPOINT_TRIES) -> bool:
+    """Copy the WAL into the database file and truncate the WAL to zero bytes.
+
+    Run after erasing personal data: until then the WAL still holds the
+    frames written before the erasure, with the old rows in them (and the
+    database file its old pages).  A reader that is in the middle of a
+    transaction blocks the reset, so this tries a few times; if the WAL could
+    still not be emptied it returns False and the checkpoint is *owed*:
+    :func:`checkpoint_if_owed`, which the web app calls as each request ends,
+    finishes it once the reader is gone.  Outside a transaction only.
+    """
+    key = _file_of(db)
+    if db.conn.in_transaction:
+        _owed.add(key)
+        return False
+    # A TRUNCATE checkpoint waits on the busy handler for readers; with the
+    # normal 60 s timeout one long reader would hold up the request that
+    # erased someone.  Wait briefly instead, and retry a few times.
+    conn = db.conn
+    conn.execute(f"PRAGMA busy_timeout = {int(CHECKPOINT_PAUSE_SECONDS * 1000)}")
+    try:
+        for attempt in range(max(1, tries)):
+            if attempt:
+                time.sleep(CHECKPOINT_PAUSE_SECONDS)
+            busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy:
+                _owed.discard(key)
+                return True
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+    if key not in _owed:
+        log.warning("WAL checkpoint after an erasure was blocked by a reader; it is retried as requests end")
+    _owed.add(key)
+    return False
+
+
+def checkpoint_if_owed(db: sqlite_utils.Database) -> bool | None:
+    """Retry an owed checkpoint once (cheap when none is owed: returns None)."""
+    if not _owed or _file_of(db) not in _owed:
+        return None
+    return checkpoint(db, tries=1)
 
 
 def query_one(db: sqlite_utils.Database, sql: str, params=()) -> dict | None:

@@ -225,11 +225,16 @@ def update_resident(db, resident_id: int, *, actor: str, **fields: Any) -> dict:
     return _resident_row(db, resident_id)
 
 
-def list_residents(db, *, limit: int = 100, offset: int = 0) -> list[dict]:
-    return list(db.query(
+def list_residents(db, *, limit: int = 100, offset: int = 0, actor: str | None = None) -> list[dict]:
+    """Live residents in kana order.  With ``actor`` the listing is audited (ids shown)."""
+    rows = list(db.query(
         "SELECT id, name_kanji, name_kana, phone, birth_year, district, device, source "
         "FROM residents WHERE merged_into IS NULL ORDER BY kana_key, id LIMIT ? OFFSET ?",
         [limit, offset]))
+    if actor:
+        with write_transaction(db):
+            audit.record(db, actor, "list", "resident", None, shown=[r["id"] for r in rows])
+    return rows
 
 
 def find_residents(db, query: str, *, limit: int = 50, actor: str | None = None) -> list[dict]:
@@ -292,11 +297,14 @@ def resident_errors(fields: dict[str, Any], *, required: Iterable[str] = ()) -> 
 
 
 def duplicate_candidates(db, resident_id: int | None = None, *, phone: str | None = None,
-                         name_kana: str | None = None, birth_year: int | None = None) -> list[dict]:
+                         name_kana: str | None = None, birth_year: int | None = None,
+                         actor: str | None = None) -> list[dict]:
     """Residents that may be the same person: same phone, or same kana and birth year.
 
     Either give an existing ``resident_id`` or the fields of a person about to
-    be entered (the paper-form review uses the latter).
+    be entered (the paper-form review uses the latter).  With ``actor``,
+    candidates shown are written to the audit log by id (nothing is logged
+    when none is found: no one's data was shown).
     """
     if resident_id is not None:
         me = _resident_row(db, resident_id)
@@ -326,6 +334,10 @@ def duplicate_candidates(db, resident_id: int | None = None, *, phone: str | Non
         if key and birth_year and kana_key(row["name_kana"]) == key and row["birth_year"] == birth_year:
             reasons.append("kana_birth_year")
         row["reasons"] = reasons
+    if actor and rows:
+        with write_transaction(db):
+            audit.record(db, actor, "search", "resident", None, purpose="duplicates",
+                         shown=[r["id"] for r in rows])
     return rows
 
 
@@ -392,26 +404,92 @@ def merge_residents(db, keep_id: int, other_id: int, *, actor: str) -> dict:
     return {"kept": keep_id, "merged": other_id, "bookings_moved": moved, "released": released}
 
 
-def delete_resident(db, resident_id: int, *, actor: str) -> None:
+def delete_resident(db, resident_id: int, *, actor: str) -> dict:
     """Erase a resident's personal data on request (APPI), keeping anonymous counts.
 
     Bookings stay, for attendance statistics, but point at a record whose
     name, phone and notes are blanked.  Live bookings are cancelled first so
-    their seats go to the waitlist.
+    their seats go to the waitlist.  Everything else that carries the person
+    goes too:
+
+    * duplicate records merged into this one (they still hold the old name
+      and phone) are blanked the same way;
+    * their scanned sheets lose the page image, the crops of the handwriting
+      and the uploaded file's name (the box states and the booking outcomes
+      stay: they hold only ids);
+    * staff overrides typed on their bookings are removed, from the booking
+      and from its audit rows (free text may name the person);
+    * queued messages about them are deleted.
+
+    ``PRAGMA secure_delete`` (set by :func:`db.connect`) zeroes the freed
+    bytes, and a WAL checkpoint afterwards removes the frames that still hold
+    the old rows.  Returns what was erased, as counts.
     """
+    from .db import checkpoint
     from .scheduling import bookings as _bookings
 
+    stamp = timeutil.now().isoformat()
     with write_transaction(db):
         _resident_row(db, resident_id)
+        ids = [resident_id] + [r["id"] for r in db.query(
+            "SELECT id FROM residents WHERE merged_into = ? ORDER BY id", [resident_id])]
+        marks = ", ".join("?" for _ in ids)
         for b in list(db.query(
-                "SELECT * FROM bookings WHERE resident_id = ? AND status IN ('confirmed', 'waitlisted')",
-                [resident_id])):
+                f"SELECT * FROM bookings WHERE resident_id IN ({marks}) AND status IN ('confirmed', 'waitlisted')",
+                ids)):
             _bookings.cancel_booking(db, b["id"], actor=actor)
+        phones = [r["phone"] for r in db.query(f"SELECT phone FROM residents WHERE id IN ({marks})", ids)
+                  if r["phone"]]
+        booking_ids = [r["id"] for r in db.query(f"SELECT id FROM bookings WHERE resident_id IN ({marks})", ids)]
         db.conn.execute(
             "UPDATE residents SET name_kanji = '（削除済み）', name_kana = 'さくじょずみ', kana_key = '', "
-            "phone = NULL, needs = '', topics_wanted = '[]', consent_at = NULL, updated_at = ? WHERE id = ?",
-            [timeutil.now().isoformat(), resident_id])
-        audit.record(db, actor, "erase", "resident", resident_id)
+            f"phone = NULL, needs = '', topics_wanted = '[]', consent_at = NULL, updated_at = ? WHERE id IN ({marks})",
+            [stamp, *ids])
+        sheets = db.conn.execute(
+            f"UPDATE scanned_sheets SET image = NULL, crops = NULL, source_name = '', purged_at = ? "
+            f"WHERE resident_id IN ({marks})", [stamp, *ids]).rowcount
+        _erase_overrides(db, booking_ids)
+        messages = _delete_messages(db, ids, booking_ids, phones)
+        audit.record(db, actor, "erase", "resident", resident_id, merged=ids[1:], sheets=sheets, messages=messages)
+    checkpoint(db)
+    return {"residents": len(ids), "sheets": sheets, "messages": messages}
+
+
+def _erase_overrides(db, booking_ids: list[int]) -> None:
+    """Remove the staff's free-text override reasons from these bookings and their audit rows."""
+    for chunk in _chunks(booking_ids):
+        marks = ", ".join("?" for _ in chunk)
+        db.conn.execute(f"UPDATE bookings SET override_reason = NULL WHERE id IN ({marks}) "
+                        "AND override_reason IS NOT NULL", chunk)
+        db.conn.execute(
+            "UPDATE audit_log SET detail = json_remove(detail, '$.override_reason') "
+            f"WHERE entity = 'booking' AND entity_id IN ({marks}) "
+            "AND json_extract(detail, '$.override_reason') IS NOT NULL", chunk)
+
+
+def _delete_messages(db, resident_ids: list[int], booking_ids: list[int], phones: list[str]) -> int:
+    """Delete outbox rows not yet sent that are about these residents or bookings.
+
+    Sent rows stay as the delivery record; they hold ids only, which point
+    at the blanked record.
+    """
+    deleted = 0
+    for column, values in (("resident_id", resident_ids), ("booking_id", booking_ids)):
+        for chunk in _chunks(values):
+            marks = ", ".join("?" for _ in chunk)
+            deleted += db.conn.execute(
+                f"DELETE FROM outbox WHERE state != 'sent' AND json_extract(payload, '$.{column}') IN ({marks})",
+                chunk).rowcount
+    for chunk in _chunks(phones):
+        marks = ", ".join("?" for _ in chunk)
+        deleted += db.conn.execute(f"DELETE FROM outbox WHERE state != 'sent' AND recipient IN ({marks})",
+                                   chunk).rowcount
+    return deleted
+
+
+def _chunks(values: list, size: int = 500):
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
 
 
 def export_resident(db, resident_id: int, *, actor: str) -> dict:

@@ -1,19 +1,17 @@
 """Reports and CSV exports for the city: bookings, volunteer hours, participants.
 
-Every CSV is UTF-8 with a byte-order mark (so Excel on the office PCs reads the
+Every CSV is written by :mod:`csvout` (formula-like cells neutralised), UTF-8 with a byte-order mark (so Excel on the office PCs reads the
 Japanese correctly), CRLF line ends and Japanese headers.  Every export is
 written to the audit log; the bookings export leaves out names and phone
 numbers unless staff ask for them.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections import defaultdict
 from typing import Any, Iterable, Sequence
 
-from . import audit, timeutil
+from . import audit, csvout, timeutil
 from .db import write_transaction
 from .errors import ValidationError
 from .people import DEVICE_LABELS_JA, format_phone
@@ -36,11 +34,7 @@ PARTICIPANT_HEADERS = ("内容", "年代", "地区", "参加延べ人数", "参�
 
 
 def _csv(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(headers)
-    writer.writerows(rows)
-    return "\ufeff" + buf.getvalue()
+    return csvout.to_text(headers, rows)
 
 
 def date_range(start, end) -> tuple[str, str]:
@@ -181,15 +175,13 @@ def resident_csv(data: dict) -> str:
             return _stamp(raw)
         return "" if raw is None else raw
 
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(("項目", "内容"))
+    table = csvout.Table(("項目", "内容"))
     for key, label in RESIDENT_LABELS:
-        writer.writerow((label, value(key)))
-    writer.writerow(())
-    writer.writerow(RESIDENT_BOOKING_HEADERS)
+        table.row((label, value(key)))
+    table.row(())
+    table.row(RESIDENT_BOOKING_HEADERS)
     for b in data.get("bookings", []):
-        writer.writerow((b["reference"], _stamp(b["starts_at"]), b["topic"],
+        table.row((b["reference"], _stamp(b["starts_at"]), b["topic"],
                          BOOKING_STATUS_JA.get(b["status"], b["status"]), b["position"] or "",
                          SOURCE_JA.get(b["source"], b["source"]), _stamp(b["created_at"])))
-    return "\ufeff" + buf.getvalue()
+    return table.text()

@@ -68,7 +68,9 @@ def live_server(demo_db, tmp_path_factory):
     port = _free_port()
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     env = {k: v for k, v in os.environ.items() if k not in {"FLASK_DEBUG", "MAIL_SERVER"}}
-    env.update(DATE_COMMUNITY_DB=str(demo_db), SECRET_KEY=secrets.token_hex(32), PYTHONPATH=str(ROOT))
+    # src/ first: the server must run this tree's library, not an editable install of another tree.
+    env.update(DATE_COMMUNITY_DB=str(demo_db), SECRET_KEY=secrets.token_hex(32),
+               PYTHONPATH=f"{ROOT / 'src'}{os.pathsep}{ROOT}")
     # The session cookie stays Secure, as in production: Chromium treats
     # http://127.0.0.1 as a secure context and keeps Secure cookies there.
     with open(log_path, "wb") as log:

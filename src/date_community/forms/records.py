@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .. import audit, files, timeutil
-from ..db import query_one, write_transaction
+from ..db import checkpoint, query_one, write_transaction
 from ..errors import DateCommunityError, NotFound, ValidationError
 from ..scheduling import catalog, sessions as sessions_mod
 from . import layout as layout_mod
@@ -479,6 +479,9 @@ def purge_expired(db, now: dt.datetime | None = None, *, actor: str = "system") 
                 f"UPDATE scanned_sheets SET image = NULL, crops = NULL, purged_at = ? WHERE id IN ({marks})",
                 [moment, *ids])
             audit.record(db, actor, "purge", "scanned_sheet", None, sheets=len(ids))
+    if ids:
+        # As after erasing a resident: the WAL still holds the images until reset.
+        checkpoint(db)
     return {"purged": len(ids), "at": moment}
 
 

@@ -56,7 +56,7 @@ def _clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def duplicate_suggestions(db, *, phone: str | None = None, kana: str | None = None,
-                          birth_year: Any = None) -> list[dict]:
+                          birth_year: Any = None, actor: str | None = None) -> list[dict]:
     """Residents who may be the person on the sheet: the same normalised phone,
     or the same furigana and the same birth year.  Values that do not parse
     are ignored, so half-typed fields still give suggestions for the rest."""
@@ -68,7 +68,7 @@ def duplicate_suggestions(db, *, phone: str | None = None, kana: str | None = No
 
     return people.duplicate_candidates(
         db, phone=tolerant(people.normalize_phone, phone), name_kana=tolerant(people.normalize_kana, kana),
-        birth_year=tolerant(people.normalize_birth_year, birth_year))
+        birth_year=tolerant(people.normalize_birth_year, birth_year), actor=actor)
 
 
 def _pending(db, sheet_id: int) -> dict:

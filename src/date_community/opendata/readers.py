@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .. import csvout
 from ..errors import ValidationError
 
 # Problem codes carried in OpenDataError.params["problem"], with the English
@@ -101,7 +102,8 @@ def read_table(data: bytes, columns: Sequence[str], *, allow_unknown: bool) -> l
     Every column in ``columns`` must be in the header (in any order);
     ``allow_unknown`` decides whether extra columns are ignored or refused.
     Rows whose cells are all empty are skipped: spreadsheets leave them at the
-    end.  Cells are returned exactly as written, so texts survive unchanged.
+    end.  Cells are returned exactly as written, so texts survive unchanged,
+    except the apostrophe :mod:`csvout` puts before a formula-like text.
     """
     text = decode(data)
     # newline="": quoted cells keep their own line breaks (\n or \r\n) as written.
@@ -143,7 +145,9 @@ def read_table(data: bytes, columns: Sequence[str], *, allow_unknown: bool) -> l
             column = (_header_name(header, len(cells), columns) if len(cells) < width else f"#{width + 1}")
             raise OpenDataError("wrong_column_count", row=row_number, column=column,
                                 expected=width, found=len(cells))
-        out.append((row_number, {name: cells[pos] for name, pos in positions.items()}))
+        # restore(): a file this project wrote has an apostrophe before a
+        # formula-like text (csvout); the value itself does not.
+        out.append((row_number, {name: csvout.restore(cells[pos]) for name, pos in positions.items()}))
     return out
 
 
@@ -161,13 +165,10 @@ def write_table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
 
     The BOM is what makes Excel open UTF-8 as UTF-8 instead of cp932.  Every
     cell that needs it is quoted; a line break inside a cell stays as written.
+    Written by :mod:`csvout`, so a text that starts like a formula gets a
+    leading apostrophe; :func:`read_table` takes it off again.
     """
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if value is None else value for value in row])
-    return codecs.BOM_UTF8 + buffer.getvalue().encode("utf-8")
+    return csvout.to_bytes(columns, rows)
 
 
 def record_count(data: bytes) -> int:

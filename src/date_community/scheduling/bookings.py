@@ -226,13 +226,22 @@ def move_in_waitlist(db, booking_id: int, new_position: int, *, actor: str) -> N
         audit.record(db, actor, "reorder", "booking", booking_id, from_position=old, to_position=new_position)
 
 
-def session_bookings(db, session_id: int) -> list[dict]:
-    """Bookings of one session with resident details (staff only)."""
-    return list(db.query(
+def session_bookings(db, session_id: int, *, actor: str | None = None) -> list[dict]:
+    """Bookings of one session with resident details (staff only).
+
+    With ``actor`` the view is written to the audit log: the session and the
+    residents shown, by id.
+    """
+    rows = list(db.query(
         "SELECT b.*, r.name_kanji, r.name_kana, r.phone, r.device, r.needs FROM bookings b "
         "JOIN residents r ON r.id = b.resident_id WHERE b.session_id = ? "
         "ORDER BY CASE b.status WHEN 'waitlisted' THEN 1 WHEN 'cancelled' THEN 2 ELSE 0 END, b.position, r.kana_key",
         [session_id]))
+    if actor:
+        with write_transaction(db):
+            audit.record(db, actor, "view_bookings", "session", session_id,
+                         shown=sorted({r["resident_id"] for r in rows}))
+    return rows
 
 
 def waitlist(db, session_id: int) -> list[dict]:

@@ -1,11 +1,9 @@
 """The call list: who to phone the day before, with their numbers (staff only)."""
 from __future__ import annotations
 
-import csv
 import html
-import io
 
-from .. import audit, timeutil
+from .. import audit, csvout, timeutil
 from ..db import write_transaction
 from ..people import format_phone
 
@@ -46,30 +44,14 @@ def waitlisted_by_paper_ref(db, paper_ref: str) -> list[dict]:
     return _rows(db, "b.paper_ref = ? AND b.status = 'waitlisted'", [paper_ref], "s.starts_at, s.id")
 
 
-# Excel runs a cell that starts with one of these as a formula ("CSV
-# injection").  Names and notes are typed by residents, so such cells get a
-# leading apostrophe and are shown as text.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value):
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def to_csv(rows: list[dict]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(HEADERS_JA)
-    for row in rows:
-        writer.writerow(_cell(v) for v in [
-            timeutil.parse(row["starts_at"]).strftime("%H:%M"), row["venue"], row["topic"],
-            STATUS_JA.get(row["status"], row["status"]), row["position"] or "", row["name_kanji"],
-            row["name_kana"], format_phone(row["phone"]), row["needs"], row["reference"], row["booking_id"],
-        ])
-    # A BOM so that Excel on staff PCs opens the Japanese text correctly.
-    return "\ufeff" + buf.getvalue()
+    # csvout neutralises cells that a spreadsheet would run as formulas:
+    # names and notes are typed by residents.
+    return csvout.to_text(HEADERS_JA, ([
+        timeutil.parse(row["starts_at"]).strftime("%H:%M"), row["venue"], row["topic"],
+        STATUS_JA.get(row["status"], row["status"]), row["position"] or "", row["name_kanji"],
+        row["name_kana"], format_phone(row["phone"]), row["needs"], row["reference"], row["booking_id"],
+    ] for row in rows))
 
 
 def to_html(rows: list[dict], day) -> str:
