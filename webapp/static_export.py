@@ -39,6 +39,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from flask import Flask
 
 from date_community import files, i18n
+from date_community.errors import DateCommunityError
 from date_community.tourism import sites, static_site, tours
 
 from .database import get_db
@@ -67,8 +68,11 @@ _JSON_LD = re.compile(r'<script type="application/ld\+json">.*?</script>', re.S)
 _CSS_URL = re.compile(r'url\(\s*(["\']?)([^)"\']+)\1\s*\)')
 
 
-class StaticExportError(Exception):
-    """The export could not be completed; ``str()`` says which page and why."""
+class StaticExportError(DateCommunityError):
+    """The export could not be completed; ``problem`` says which page and why."""
+
+    def __init__(self, problem: str):
+        super().__init__("static_export_failed", problem=problem)
 
 
 @dataclass(frozen=True)
