@@ -65,6 +65,7 @@ _URL_TEMPLATE = r'(?<=["\'])(?:{app})?/(?![/\s])[^"\'\s<>\\]*'
 _ALTERNATE = re.compile(r'<link rel="alternate"[^>]*>')
 _X_DEFAULT = 'hreflang="x-default"'
 _JSON_LD = re.compile(r'<script type="application/ld\+json">.*?</script>', re.S)
+_FORM_ACTION = re.compile(r'(<form\b[^>]*?\baction=")([^"]*)"')
 _CSS_URL = re.compile(r'url\(\s*(["\']?)([^)"\']+)\1\s*\)')
 
 
@@ -267,9 +268,21 @@ class _Export:
             # x-default is the page without a chosen language: Japanese, as in the app.
             return self.rewrite(tag, here, i18n.DEFAULT_LOCALE if _X_DEFAULT in tag else locale, absolute=True)
 
+        # A form is answered by the app (the sights filter: a file cannot filter), so its
+        # action goes to the app's address; kept aside while the other links are rewritten.
+        actions: list[str] = []
+
+        def keep_action(match: re.Match) -> str:
+            url = match.group(2)
+            actions.append(self.app_base + url[len(self.app_base):] if url.startswith(self.app_base)
+                           else self.app_base + url if url.startswith("/") else url)
+            return f"{match.group(1)}\0{len(actions) - 1}\0\""
+
+        html = _FORM_ACTION.sub(keep_action, html)
         html = _ALTERNATE.sub(alternate, html)
         html = _JSON_LD.sub(lambda m: self.rewrite(m.group(0), here, locale, absolute=True), html)
-        return self.rewrite(html, here, locale)
+        html = self.rewrite(html, here, locale)
+        return re.sub(r"\0(\d+)\0", lambda m: actions[int(m.group(1))], html)
 
     # --- writing ---------------------------------------------------------------------------------
 
