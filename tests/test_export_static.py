@@ -212,3 +212,16 @@ def test_the_command_writes_the_folder(demo_path, tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert "--app-url" in result.output
     assert not (tmp_path / "b").exists()
+
+
+def test_without_a_static_address_hreflang_and_json_ld_are_relative(demo_path, tmp_path, content):
+    from webapp import static_export
+
+    static_export.export(make_app(demo_path), tmp_path)
+    slug = content["sites"][0]["slug"]
+    html = (tmp_path / static_site.site_page(slug, "en")).read_text(encoding="utf-8")
+    assert f'<link rel="alternate" hreflang="ko" href="../../../ko/sites/{slug}/index.html">' in html
+    assert f'<link rel="alternate" hreflang="x-default" href="../../../ja/sites/{slug}/index.html">' in html
+    data = json.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S).group(1))
+    assert data["url"] == "index.html"
+    assert STATIC not in html
