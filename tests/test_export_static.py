@@ -225,3 +225,34 @@ def test_without_a_static_address_hreflang_and_json_ld_are_relative(demo_path, t
     data = json.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S).group(1))
     assert data["url"] == "index.html"
     assert STATIC not in html
+
+
+def test_site_photos_are_copied_with_hashed_names(tmp_path, monkeypatch):
+    import shutil
+
+    from PIL import Image
+
+    from date_community import content as contentmod
+    from date_community.tourism import content_load
+    from webapp import static_export
+
+    folder = tmp_path / "content"
+    shutil.copytree(contentmod.content_dir(), folder)
+    (folder / "images").mkdir(exist_ok=True)
+    Image.new("RGB", (8, 8), (10, 120, 60)).save(folder / "images" / "ryozen-view.png")
+    with open(folder / "sites" / "ryozen" / "site.toml", "a", encoding="utf-8") as f:
+        f.write('\n[[images]]\nfile = "images/ryozen-view.png"\nalt_ja = "霊山の岩峰"\ncredit = "test"\n')
+    path = tmp_path / "photos.db"
+    database = dbmod.connect(path)
+    try:
+        content_load.load_dir(database, folder)
+    finally:
+        database.close()
+    monkeypatch.setattr(contentmod, "content_dir", lambda *args, **kwargs: folder)
+    out = tmp_path / "out"
+    static_export.export(make_app(path), out)
+    html = (out / static_site.site_page("ryozen", "en")).read_text(encoding="utf-8")
+    src = re.search(r'<img src="([^"]+)"', html).group(1)
+    assert re.fullmatch(r"\.\./\.\./\.\./assets/photos/ryozen-view\.[0-9a-f]{12}\.png", src), src
+    exported = out / static_site.site_page("ryozen", "en")
+    assert (exported.parent / src).resolve().read_bytes() == (folder / "images" / "ryozen-view.png").read_bytes()

@@ -165,9 +165,12 @@ class _Export:
 
     def _get(self, url: str) -> bytes:
         response = self.client.get(url, base_url=self.app_base)
-        if response.status_code != 200:
-            raise StaticExportError(f"{url} answered {response.status_code}")
-        return response.get_data()
+        try:
+            if response.status_code != 200:
+                raise StaticExportError(f"{url} answered {response.status_code}")
+            return response.get_data()
+        finally:
+            response.close()  # a file response (photos) holds the file open until closed
 
     def crawl(self, seeds: list[tuple[str, str]]) -> None:
         """Fetch the seeds and everything exported that they link to."""
