@@ -132,6 +132,9 @@ def test_assets_carry_the_hash_of_their_content(exported):
     folder = re.search(r'url\("(images\.[0-9a-f]{12})/marker-icon\.png"\)', css).group(1)
     for name in ("marker-icon.png", "marker-icon-2x.png", "marker-shadow.png"):
         assert (exported / "assets/vendor/leaflet" / folder / name).is_file()
+    # Readable by a web server running as another user.
+    for p in [*assets, *_pages(exported)]:
+        assert p.stat().st_mode & 0o777 == 0o644, p
     headers = (exported / "_headers").read_text()
     assert "/assets/*\n  Cache-Control: public, max-age=31536000, immutable" in headers
 

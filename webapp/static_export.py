@@ -321,6 +321,9 @@ class _Export:
         target = self.out / path
         target.parent.mkdir(parents=True, exist_ok=True)
         files.write_atomic(target, data)
+        # Public by nature, and read by a web server running as another user
+        # (write_atomic's temporary file is private, 0600).
+        os.chmod(target, 0o644)
 
 
 def export(app: Flask, out: Path, *, static_base: str = "") -> dict:
