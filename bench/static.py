@@ -1,6 +1,6 @@
 """Benchmark: a site page from the static export, served by nginx, against the same page from the app.
 
-    .venv/bin/python bench/static.py [--seconds 8] [--clients 32]
+    .venv/bin/python bench/static.py [--seconds 8] [--clients 32] [--quick]
 
 Loads the demo data, starts the app under waitress (page cache on, as in
 production) and times ``/sites/<slug>?lang=ja``; then writes the static export
@@ -50,7 +50,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--quick", action="store_true", help="1 s per target, 8 clients (the smoke test)")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.clients = 1.0, 8
     with tempfile.TemporaryDirectory(prefix="dc-static-") as d:
         tmp = Path(d)
         tmp.chmod(0o755)  # nginx's workers run as another user
