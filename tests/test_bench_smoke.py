@@ -82,6 +82,14 @@ WEB = [
     rf"(?s)through nginx.*class detail\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+0\s+{NUMBER}",
     r"target class list via proxy: throughput ≥ 0\.5× bare via proxy: (met|MISSED)",
 ]
+# bench/static.py: a site page from the static export (nginx) against the app's
+STATIC = [
+    rf"export:\s+{NUMBER} pages, {NUMBER} files, {NUMBER} assets in {NUMBER} s",
+    rf"baseline: app, /sites/\S+ \(waitress, page cache\):\s+{NUMBER} req/s\s+"
+    rf"p50 {NUMBER} ms\s+p99 {NUMBER} ms\s+errors 0",
+    rf"figure:\s+static file from nginx \(1 worker\):\s+{NUMBER} req/s\s+p50 {NUMBER} ms\s+p99 {NUMBER} ms\s+errors 0",
+    rf"ratio:\s+static / app:\s+{NUMBER}",
+]
 
 
 @pytest.mark.parametrize("script, args, expected", [
@@ -89,6 +97,7 @@ WEB = [
     ("tourism.py", ["--quick", "--clients", "8"], TOURISM),  # QR scans against the bare route
     ("forms.py", ["--quick"], FORMS),                      # scanned sheets read per second, memory
     ("web.py", ["--quick"], WEB),                          # class pages, bare and through the TLS proxy
+    ("static.py", ["--quick"], STATIC),                    # the static export from nginx against the app
 ])
 def test_bench_quick_runs_and_prints_its_figures(script, args, expected):
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args],

@@ -39,6 +39,8 @@ ERROR_TEXT = {
     "invalid_phone": _l("Enter a phone number with 10 or 11 digits, like 024-577-1111."),
     "invalid_setting": _l("The service's settings have a problem. Please tell the system administrator."),
     "invalid_profile": _l("The town's settings file has a problem. Please tell the system administrator."),
+    "static_export_failed": _l("The sightseeing pages could not be written as files. Please tell the system "
+                               "administrator."),
     "invalid_kana": _l("Enter the furigana in hiragana or katakana."),
     "invalid_name": _l("Enter the name."),
     "invalid_birth_year": _l("Enter the year of birth as four digits, like 1950."),

@@ -30,7 +30,7 @@ from flask_babel import gettext as _
 
 from date_community import i18n
 from date_community.errors import DateCommunityError
-from date_community.tourism import scans, sites
+from date_community.tourism import scans, sites, static_site
 
 from . import security
 from .database import get_db
@@ -74,6 +74,12 @@ _CODE_SHAPE = re.compile(r"^[A-Z0-9]{2,12}$")
 
 
 def _site_page(slug: str, locale: str) -> str:
+    # With STATIC_BASE_URL the page is the static export's copy of it
+    # (date-community export-static): the scan is counted here, the read burst
+    # goes to the static host.
+    static_base = current_app.config.get("STATIC_BASE_URL")
+    if static_base:
+        return static_site.site_url(static_base, slug, locale)
     return f"/sites/{quote(slug)}?{urlencode({'lang': locale})}"
 
 

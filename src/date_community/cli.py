@@ -798,6 +798,7 @@ from . import cli_opendata  # noqa: E402,F401
 from . import cli_tourism  # noqa: E402,F401
 from . import cli_users  # noqa: E402,F401
 from . import cli_doctor  # noqa: E402,F401
+from . import cli_static  # noqa: E402,F401
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -37,6 +37,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATE_COMMUNITY_DB", "DATABASE", str, "instance/date-community.db"),
     Setting("DATE_COMMUNITY_BASE_URL", "BASE_URL", str, ""),
     Setting("DATE_COMMUNITY_CONTENT", "CONTENT_DIR", str, ""),
+    # The static tourism pages' host (export-static); the /q/<code> landing redirects there.
+    Setting("DATE_COMMUNITY_STATIC_BASE_URL", "STATIC_BASE_URL", str, ""),
     Setting("MAIL_SERVER", "MAIL_SERVER", str, ""),
     Setting("MAIL_PORT", "MAIL_PORT", int, 25, minimum=1),
     Setting("MAIL_USERNAME", "MAIL_USERNAME", str, ""),

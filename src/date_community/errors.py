@@ -45,6 +45,7 @@ MESSAGES: dict[str, str] = {
     "invalid_district": "The district is not one of the city's districts.",
     "invalid_setting": "A setting is not valid; the field names it and the source says where it was read.",
     "invalid_profile": "The municipality profile cannot be used.",
+    "static_export_failed": "The static tourism pages could not be written; the problem says why.",
     "invalid_device": "The device is not one of the known kinds.",
     "invalid_source": "The source is not one of the known kinds.",
     "invalid_kind": "The session kind is not valid.",

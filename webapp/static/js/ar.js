@@ -231,7 +231,15 @@
       if (!navigator.geolocation) { stop("unsupported"); return; }
       var sites = fetch(sitesUrl, { credentials: "same-origin" }).then(function (response) {
         if (!response.ok) { throw new Error("HTTP " + response.status); }
-        return response.json();
+        // Links in the list are relative to the list's own address: the app writes them from
+        // its root, a static export (export-static) relative to the file.
+        return response.json().then(function (json) {
+          (json.sites || []).forEach(function (site) {
+            site.url = new URL(site.url, response.url).href;
+            if (site.ar_url) { site.ar_url = new URL(site.ar_url, response.url).href; }
+          });
+          return json;
+        });
       });
       sites.catch(function () {});  // reported below, once the position is known
       navigator.geolocation.getCurrentPosition(function (position) {
