@@ -1,0 +1,280 @@
+"""Several towns on one service: towns in config.toml, dispatch by host, and nothing crossing between them.
+
+Town A ("date") runs the demo data with the repository's content; town B
+("kunimi") runs a small hand-made content folder and records made here, each
+named so they cannot occur in town A.  Town A's staff walk every GET route of
+the app with town B's record ids and must never see town B's data.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from werkzeug.test import Client
+
+from date_community import accounts, config, content, db as dbmod, demo, people
+from date_community.errors import ValidationError
+from date_community.scheduling import bookings
+from webapp import service
+
+from conftest import BASE, db_snapshot, make_web_records, rule_url
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_SECRET = "shared-test-secret-" + "x" * 40
+TEST_CONFIG = {"TESTING": True, "SESSION_COOKIE_SECURE": False, "WTF_CSRF_ENABLED": False}
+HOST_A, HOST_B = "date.test", "kunimi.test"
+B_STAFF = ("kunimi-staff", "orchard-lantern-river-47")
+# Town B's own words: none of them occurs anywhere in town A's data.
+B_RESIDENT = ("国見試験 花子", "くにみしけん はなこ", "09099990001")
+B_VOLUNTEER = ("国見試験 手伝い", "kunimi-helper@example.org")
+B_VENUE = ("国見試験会館", "Kunimi Test Hall")
+
+
+def _town_b_content(folder: Path) -> Path:
+    """A hand-made content folder: one venue (slug city-hall, which conftest's records use) and two topics."""
+    folder.mkdir()
+    shutil.copy(ROOT / "content" / "municipality.toml", folder / "municipality.toml")
+    venues = (ROOT / "content" / "venues.csv").read_text(encoding="utf-8").splitlines()
+    header, city_hall = venues[0], next(line for line in venues if line.startswith("city-hall,"))
+    fields = city_hall.split(",")
+    fields[1], fields[2], fields[4] = B_VENUE[0], B_VENUE[1], "国見試験町1-1"
+    (folder / "venues.csv").write_text(header + "\n" + ",".join(fields) + "\n", encoding="utf-8")
+    topics = (ROOT / "content" / "topics.csv").read_text(encoding="utf-8").splitlines()
+    (folder / "topics.csv").write_text("\n".join(topics[:3]) + "\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def towns(tmp_path):
+    """Two towns' databases and a service for them; returns a dict with everything a test needs."""
+    db_a, db_b = tmp_path / "date.db", tmp_path / "kunimi.db"
+    a = dbmod.connect(db_a)
+    demo.load_demo(a, today=BASE.date())
+    a.close()
+
+    b_content = _town_b_content(tmp_path / "kunimi-content")
+    b = dbmod.connect(db_b)
+    content.load_catalog(b, b_content)
+    vid = people.add_volunteer(b, name=B_VOLUNTEER[0], email=B_VOLUNTEER[1], skills=["basics"], devices=["iphone"])
+    accounts.create_user(b, username=B_STAFF[0], password=B_STAFF[1], role="staff")
+    accounts.create_user(b, username="kunimi-vol", password="copper-meadow-violin-88", role="volunteer",
+                         volunteer_id=vid)
+    ids_b = make_web_records(b, vid)
+    rid = people.add_resident(b, name_kanji=B_RESIDENT[0], name_kana=B_RESIDENT[1], phone=B_RESIDENT[2],
+                              source="phone")
+    bookings.book_seat(b, ids_b["session_id"], rid, source="phone", actor="test", now=BASE)
+    ids_b["resident_id"] = ids_b["keep_id"] = rid
+    b.close()
+
+    towns_ = {"date": config.Town("date", HOST_A, str(db_a), base_url=f"http://{HOST_A}"),
+              "kunimi": config.Town("kunimi", HOST_B, str(db_b), content=str(b_content),
+                                    base_url=f"http://{HOST_B}")}
+    base = {**config.load(env={}, path=tmp_path / "none.toml"), "SECRET_KEY": SHARED_SECRET}
+    svc = service.build_service(towns_, base, config=TEST_CONFIG)
+    return {"service": svc, "db_a": db_a, "db_b": db_b, "ids_b": ids_b, "content_b": b_content}
+
+
+def _login(client: Client, host: str, username: str, password: str):
+    return client.post("/login", data={"username": username, "password": password}, base_url=f"http://{host}")
+
+
+def _staff_client(svc, host: str, login: tuple[str, str]) -> Client:
+    client = Client(svc)
+    response = _login(client, host, *login)
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    return client
+
+
+def _a_staff():
+    staff = next(x for x in demo.logins() if x["role"] == "staff")
+    return staff["username"], staff["password"]
+
+
+def _town_words(db_path: Path) -> set[str]:
+    """Every name, phone, address, e-mail, reference and login of one town, as pages may show them."""
+    database = dbmod.connect(db_path, migrate=False)
+    words: set[str] = set()
+    try:
+        for r in database.query("SELECT name_kanji, name_kana, phone FROM residents"):
+            words |= {r["name_kanji"], r["name_kana"]}
+            if r["phone"]:
+                words |= {r["phone"], people.format_phone(r["phone"])}
+        for r in database.query("SELECT name, email FROM volunteers"):
+            words |= {r["name"], r["email"] or ""}
+        for r in database.query("SELECT name_ja, name_en, address FROM venues"):
+            words |= {r["name_ja"], r["name_en"], r["address"] or ""}
+        words |= {r["reference"] for r in database.query("SELECT reference FROM bookings")}
+        words |= {r["username"] for r in database.query("SELECT username FROM users")}
+    finally:
+        database.close()
+    return {w for w in words if w and len(w) >= 4}
+
+
+def _gets(app, ids: dict):
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if "GET" not in rule.methods or rule.endpoint == "static" or "logout" in rule.endpoint:
+            continue
+        path = rule_url(rule, ids)
+        if rule.endpoint in ("staff.call_list", "staff.call_list_csv", "staff.today"):
+            path += f"?date={ids['day']}"
+        yield rule.endpoint, path
+
+
+def _walk(client: Client, app, host: str, ids: dict) -> dict[str, str]:
+    """Every GET route's text body by endpoint (binary answers, such as PDFs and images, as "")."""
+    bodies = {}
+    for endpoint, path in _gets(app, ids):
+        response = client.get(path, base_url=f"http://{host}")
+        assert response.status_code < 500, (endpoint, path, response.status_code)
+        text = response.mimetype.startswith("text/") or "json" in response.mimetype or "calendar" in response.mimetype
+        bodies[f"{endpoint} {path}"] = response.get_data(as_text=True) if text else ""
+        response.close()
+    return bodies
+
+
+def test_town_a_staff_see_none_of_town_b_through_any_route(towns):
+    svc, ids_b = towns["service"], towns["ids_b"]
+    words_b = _town_words(towns["db_b"]) - _town_words(towns["db_a"])
+    # The words the test looks for are there to be found, and are town B's only.
+    assert {B_RESIDENT[0], B_RESIDENT[2], B_VOLUNTEER[0], B_VENUE[0], B_STAFF[0]} <= words_b
+    before_b = db_snapshot(towns["db_b"])
+
+    client_a = _staff_client(svc, HOST_A, _a_staff())
+    bodies = _walk(client_a, svc.apps["date"], HOST_A, ids_b)
+    assert len(bodies) > 40
+    leaks = sorted({(where, w) for where, body in bodies.items() for w in words_b if w in body})
+    assert not leaks, leaks
+    # Nothing town A did (scans at /q/<code>, page views, logins) was written to town B.
+    assert db_snapshot(towns["db_b"]) == before_b
+
+    # The same walk as town B's own staff does show town B's data: the check above can fail.
+    client_b = _staff_client(svc, HOST_B, B_STAFF)
+    seen = {w for body in _walk(client_b, svc.apps["kunimi"], HOST_B, ids_b).values() for w in words_b if w in body}
+    assert {B_RESIDENT[0], B_VOLUNTEER[0], B_VENUE[0]} <= seen
+
+
+def test_a_cookie_from_one_town_is_not_logged_in_at_another(towns):
+    svc = towns["service"]
+    client_a = _staff_client(svc, HOST_A, _a_staff())
+    assert client_a.get("/staff/", base_url=f"http://{HOST_A}").status_code == 200
+    cookies = {c.key: c.value for c in client_a._cookies.values()}
+    assert cookies
+    # Town B's staff exist with the same role; town A's signed session cookie, sent to B, must not count.
+    other = Client(svc)
+    for name, value in cookies.items():
+        other.set_cookie(name, value, domain=HOST_B)
+    response = other.get("/staff/", base_url=f"http://{HOST_B}")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    # Each town signs with its own key, derived from the shared one.
+    keys = {app.config["SECRET_KEY"] for app in svc.apps.values()}
+    assert len(keys) == 2 and SHARED_SECRET not in keys
+
+
+def test_each_town_has_its_own_pages_cache_and_throttle(towns):
+    svc = towns["service"]
+    anonymous = Client(svc)
+    path = f"/classes/{towns['ids_b']['session_id']}"  # the same path, a session in each town
+    page_b = anonymous.get(path, base_url=f"http://{HOST_B}").get_data(as_text=True)
+    page_a = anonymous.get(path, base_url=f"http://{HOST_A}").get_data(as_text=True)
+    assert B_VENUE[0] in page_b and B_VENUE[0] not in page_a
+    # A second visit is served from each town's own cache, still with its own venue.
+    assert B_VENUE[0] not in anonymous.get(path, base_url=f"http://{HOST_A}").get_data(as_text=True)
+    assert B_VENUE[0] in anonymous.get(path, base_url=f"http://{HOST_B}").get_data(as_text=True)
+    assert svc.apps["date"].extensions["page_cache"] is not svc.apps["kunimi"].extensions["page_cache"]
+    # Town A's failed logins do not lock town B's staff out.
+    attacker = Client(svc)
+    for _ in range(12):
+        _login(attacker, HOST_A, B_STAFF[0], "wrong-password")
+    assert _login(attacker, HOST_A, B_STAFF[0], "wrong-password").status_code == 429
+    assert _login(attacker, HOST_B, *B_STAFF).status_code == 302
+
+
+def test_hosts_choose_the_town_and_unknown_hosts_are_refused(towns, tmp_path):
+    svc = towns["service"]
+    client = Client(svc)
+    assert client.get("/healthz", base_url=f"http://{HOST_B.upper()}:8080").status_code == 200
+    assert svc.app_for({"HTTP_HOST": "KUNIMI.test:443"}) is svc.apps["kunimi"]
+    response = client.get("/classes", base_url="http://evil.example")
+    assert response.status_code == 400 and b"unknown host" in response.data and b"evil" not in response.data
+
+    # With no BASE_URL anywhere, an unknown host is the default town's, as one app without BASE_URL answers any.
+    plain = {key: config.Town(key, t.host, t.database, t.content)
+             for key, t in (("date", config.Town("date", HOST_A, str(towns["db_a"]))),
+                            ("kunimi", config.Town("kunimi", HOST_B, str(towns["db_b"]), str(towns["content_b"]))))}
+    base = {**config.load(env={}, path=tmp_path / "none.toml"), "SECRET_KEY": SHARED_SECRET,
+            "DEFAULT_TOWN": "kunimi"}
+    loose = service.build_service(plain, base, config=TEST_CONFIG)
+    assert loose.app_for({"HTTP_HOST": "127.0.0.1:5000"}) is loose.apps["kunimi"]
+
+
+def test_no_towns_is_the_one_app_as_before(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATE_COMMUNITY_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("DATE_COMMUNITY_DB", str(tmp_path / "one.db"))
+    app = service.create_service({"TESTING": True, "SECRET_KEY": "k"})
+    assert app.config["DATABASE"] == str(tmp_path / "one.db")
+    assert app.url_map is not None and not isinstance(app, service.TownDispatcher)
+
+
+def test_create_service_reads_the_towns_from_config_toml(tmp_path, monkeypatch):
+    path = tmp_path / "config.toml"
+    path.write_text(f'SECRET_KEY = "{SHARED_SECRET}"\nDATE_COMMUNITY_DEFAULT_TOWN = "two"\n'
+                    f'[towns.one]\nhost = "one.test"\ndatabase = "{tmp_path / "one.db"}"\n'
+                    f'[towns.two]\nhost = "Two.Test"\ndatabase = "{tmp_path / "two.db"}"\n'
+                    f'backup_dir = "{tmp_path / "b2"}"\n', encoding="utf-8")
+    monkeypatch.setenv("DATE_COMMUNITY_CONFIG", str(path))
+    svc = service.create_service(TEST_CONFIG)
+    assert sorted(svc.apps) == ["one", "two"]
+    assert svc.apps["two"].config["DATABASE"] == str(tmp_path / "two.db")
+    assert svc.apps["two"].config["TOWN"] == "two"
+    assert svc.app_for({"HTTP_HOST": "nowhere"}) is svc.apps["two"]  # the default town
+    towns_ = config.load_towns()
+    settings = config.load()
+    assert config.town_settings(settings, towns_["one"])["BACKUP_DIR"].endswith("one")
+    assert config.town_settings(settings, towns_["two"])["BACKUP_DIR"] == str(tmp_path / "b2")
+
+
+@pytest.mark.parametrize("table, field", [
+    ('[towns.a]\ndatabase = "a.db"\n', "towns.a.host"),
+    ('[towns.a]\nhost = "a.test"\n', "towns.a.database"),
+    ('[towns.a]\nhost = "not a host"\ndatabase = "a.db"\n', "towns.a.host"),
+    ('[towns.a]\nhost = "a.test:8080"\ndatabase = "a.db"\n', "towns.a.host"),
+    ('[towns.a]\nhost = "a.test"\ndatabase = "a.db"\n[towns.b]\nhost = "A.test"\ndatabase = "b.db"\n',
+     "towns.b.host"),
+    ('[towns.a]\nhost = "a.test"\ndatabase = "a.db"\n[towns.b]\nhost = "b.test"\ndatabase = "a.db"\n',
+     "towns.b.database"),
+    ('[towns.a]\nhost = "a.test"\ndatabase = "a.db"\nbase_url = "https://other.test"\n', "towns.a.base_url"),
+    ('[towns.a]\nhost = "a.test"\ndatabase = "a.db"\nbase_url = "ftp://a.test"\n', "towns.a.base_url"),
+    ('[towns.a]\nhost = "a.test"\ndatabase = "a.db"\nsecret_key = "short"\n', "towns.a.secret_key"),
+    ('[towns.a]\nhost = "a.test"\ndatabase = "a.db"\nport = 1\n', "towns.a.port"),
+    ('[towns.a]\nhost = "a.test"\ndatabase = 3\n', "towns.a.database"),
+    ('[towns."Bad Key"]\nhost = "a.test"\ndatabase = "a.db"\n', "towns.Bad Key"),
+    ('DATE_COMMUNITY_DEFAULT_TOWN = "b"\n[towns.a]\nhost = "a.test"\ndatabase = "a.db"\n',
+     "DATE_COMMUNITY_DEFAULT_TOWN"),
+])
+def test_a_bad_towns_table_names_the_field(tmp_path, table, field):
+    path = tmp_path / "config.toml"
+    path.write_text(table, encoding="utf-8")
+    with pytest.raises(ValidationError) as info:
+        config.load_towns(env={}, path=path)
+    assert info.value.code == "invalid_setting"
+    assert info.value.params["field"] == field
+
+
+def test_a_bad_towns_table_stops_start_up_with_one_line(tmp_path, monkeypatch):
+    path = tmp_path / "config.toml"
+    path.write_text('[towns.a]\nhost = "a.test"\n', encoding="utf-8")
+    monkeypatch.setenv("DATE_COMMUNITY_CONFIG", str(path))
+    with pytest.raises(SystemExit) as info:
+        service.create_service(TEST_CONFIG)
+    message = str(info.value)
+    assert "\n" not in message and "towns.a.database" in message and str(path) in message
+
+
+def test_town_secret_is_stable_and_differs_by_town():
+    assert config.town_secret("k" * 40, "a") == config.town_secret("k" * 40, "a")
+    assert config.town_secret("k" * 40, "a") != config.town_secret("k" * 40, "b")
+    assert config.town_secret("", "a") == ""
+    assert re.fullmatch(r"[0-9a-f]{64}", config.town_secret("k" * 40, "a"))
+    assert config.normalize_host("Date.Example.JP.:443") == "date.example.jp"
