@@ -278,3 +278,112 @@ def test_town_secret_is_stable_and_differs_by_town():
     assert config.town_secret("", "a") == ""
     assert re.fullmatch(r"[0-9a-f]{64}", config.town_secret("k" * 40, "a"))
     assert config.normalize_host("Date.Example.JP.:443") == "date.example.jp"
+
+
+# --- the CLI: --town chooses the town's database and content; backup and doctor per town ------------
+
+
+@pytest.fixture
+def cli_towns(tmp_path):
+    """A config.toml with two towns (databases made, one with a staff login) and the env to run the CLI with."""
+    from date_community import backups
+
+    path = tmp_path / "config.toml"
+    b_content = _town_b_content(tmp_path / "kunimi-content")
+    path.write_text(f'SECRET_KEY = "{SHARED_SECRET}"\nDATE_COMMUNITY_BACKUP_DIR = "{tmp_path / "backups"}"\n'
+                    f'[towns.date]\nhost = "date.example.jp"\ndatabase = "{tmp_path / "date.db"}"\n'
+                    f'base_url = "https://date.example.jp"\n'
+                    f'[towns.kunimi]\nhost = "kunimi.example.jp"\ndatabase = "{tmp_path / "kunimi.db"}"\n'
+                    f'content = "{b_content}"\nbase_url = "https://kunimi.example.jp"\n', encoding="utf-8")
+    for name in ("date", "kunimi"):
+        database = dbmod.connect(tmp_path / f"{name}.db")
+        accounts.create_user(database, username=f"{name}-admin", password="a long passphrase of words",
+                             role="staff")
+        backups.make_backup(database, folder=tmp_path / "first-backups")
+        database.close()
+    env = {"DATE_COMMUNITY_CONFIG": str(path), "USER": "tester"}
+    env.update({s: "" for s in ("SECRET_KEY", "DATE_COMMUNITY_DB", "DATE_COMMUNITY_BASE_URL", "MAIL_SERVER",
+                                "DATE_COMMUNITY_DEFAULT_TOWN", "DATE_COMMUNITY_CONTENT",
+                                "DATE_COMMUNITY_BACKUP_DIR")})
+    return {"tmp": tmp_path, "env": env, "content_b": b_content}
+
+
+def _cli(env: dict, *args: str, expect: int = 0):
+    import json
+
+    from click.testing import CliRunner
+
+    from date_community.cli import cli
+
+    result = CliRunner().invoke(cli, list(args), env=env)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == expect, (result.exit_code, result.stdout, result.stderr)
+    assert "Traceback" not in result.output
+    return json.loads(result.stdout) if "--json" in args and result.stdout.strip() else result
+
+
+def test_cli_town_chooses_that_towns_database_and_content(cli_towns):
+    env, tmp = cli_towns["env"], cli_towns["tmp"]
+    # content load with --town kunimi loads kunimi's own venue (its content folder), into kunimi's database only.
+    _cli(env, "--town", "kunimi", "content", "load", "--json")
+    venues = _cli(env, "--town", "kunimi", "venues", "list", "--json")
+    assert [v["name_ja"] for v in venues] == [B_VENUE[0]]
+    assert _cli(env, "--town", "date", "venues", "list", "--json") == []
+    # No --town: the default town (the first listed, or DATE_COMMUNITY_DEFAULT_TOWN).
+    assert _cli(env, "venues", "list", "--json") == []
+    assert [v["name_ja"] for v in _cli({**env, "DATE_COMMUNITY_DEFAULT_TOWN": "kunimi"}, "venues", "list", "--json")] == [
+        B_VENUE[0]]
+    # --db still works as before and wins over the towns.
+    assert _cli(env, "--db", str(tmp / "kunimi.db"), "venues", "list", "--json")[0]["name_ja"] == B_VENUE[0]
+
+
+def test_cli_town_mistakes_are_one_line_usage_errors(cli_towns):
+    env, tmp = cli_towns["env"], cli_towns["tmp"]
+    result = _cli(env, "--town", "nowhere", "venues", "list", expect=2)
+    assert "no town 'nowhere'" in result.stderr and "date, kunimi" in result.stderr
+    result = _cli(env, "--town", "date", "--db", str(tmp / "x.db"), "venues", "list", expect=2)
+    assert "--db or --town" in result.stderr
+    assert not (tmp / "x.db").exists()
+    # A broken towns table is one error line naming the field.
+    path = Path(env["DATE_COMMUNITY_CONFIG"])
+    path.write_text('[towns.a]\nhost = "a.test"\n', encoding="utf-8")
+    result = _cli(env, "venues", "list", expect=1)
+    assert "towns.a.database" in result.stderr and "[invalid_setting]" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cli_backup_per_town_and_every_town(cli_towns):
+    env, tmp = cli_towns["env"], cli_towns["tmp"]
+    one = _cli(env, "--town", "kunimi", "backup", "--json")
+    assert Path(one["path"]).parent == tmp / "backups" / "kunimi"
+    assert one["counts"]["users"] == 1
+    every = _cli(env, "backup", "--keep", "1", "--json")["towns"]
+    assert sorted(every) == ["date", "kunimi"]
+    for key, made in every.items():
+        assert Path(made["path"]).parent == tmp / "backups" / key
+        copy = dbmod.connect(made["path"], migrate=False)
+        try:
+            assert [r["username"] for r in copy.query("SELECT username FROM users")] == [f"{key}-admin"]
+        finally:
+            copy.close()
+    assert len(list((tmp / "backups" / "kunimi").glob("*.db"))) == 1  # --keep 1 rotated kunimi's own folder
+
+
+def test_cli_doctor_checks_one_town_or_every_town(cli_towns):
+    env, tmp = cli_towns["env"], cli_towns["tmp"]
+    (tmp / "kunimi.db").unlink()
+    # --town date: that town alone, which is fine (mail is a warning only).
+    date = _cli(env, "--town", "date", "doctor", "--json")
+    assert {f["code"] for f in date["findings"]} == {"mail_not_configured"}
+    # --town kunimi: its database is missing, named as kunimi's.
+    kunimi = _cli(env, "--town", "kunimi", "doctor", "--json", expect=1)
+    missing = [f for f in kunimi["findings"] if f["code"] == "database_missing"]
+    assert missing and missing[0]["town"] == "kunimi" and missing[0]["message"].startswith("Town kunimi:")
+    # No --town: every town, so kunimi's problem shows and stops the check.
+    every = _cli(env, "doctor", expect=1)
+    assert "Town kunimi: There is no database" in every.stdout and "Town date" not in every.stdout
+    # Each town's secret is derived from the shared key, which doctor checks.
+    no_key = {**env, "SECRET_KEY": "short"}
+    codes = [(f["town"], f["code"]) for f in _cli(no_key, "doctor", "--json", expect=1)["findings"]]
+    assert ("date", "secret_key_short") in codes and ("kunimi", "secret_key_short") in codes
