@@ -14,8 +14,9 @@ a session cookie signed for one town is refused by every other even if a
 browser sends it there.
 
 Behind nginx the Host header is the visitor's (``proxy_set_header Host
-$host`` in deploy/nginx/date-community.conf), so dispatching on it works the
-same behind the proxy as without it.
+$host`` in deploy/nginx/date-community.conf).  With TRUSTED_PROXIES the
+dispatcher reads X-Forwarded-Host the way each app's ProxyFix does, so the
+town it picks is always the one whose host the app then sees.
 """
 from __future__ import annotations
 
@@ -35,16 +36,27 @@ UNKNOWN_HOST = b"400 Bad Request: unknown host name\n"
 class TownDispatcher:
     """A WSGI app that hands each request to the app of the town its Host names."""
 
-    def __init__(self, apps: Mapping[str, Flask], hosts: Mapping[str, str], default: str | None):
+    def __init__(self, apps: Mapping[str, Flask], hosts: Mapping[str, str], default: str | None,
+                 trusted_proxies: int = 0):
         self.apps = dict(apps)        # town key -> app
         self.hosts = dict(hosts)      # host name -> town key
         # Only with no BASE_URL anywhere may an unknown host fall back to the
         # default town (as one app without BASE_URL answers any host).
         self.default = default
+        self.trusted_proxies = trusted_proxies
+
+    def host(self, environ: Mapping[str, Any]) -> str:
+        """The host the chosen app will see: with TRUSTED_PROXIES=N, X-Forwarded-Host's N-th value from the
+        end (as werkzeug's ProxyFix in each app reads it), else the Host header."""
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or ""
+        if self.trusted_proxies > 0 and environ.get("HTTP_X_FORWARDED_HOST"):
+            values = [v.strip() for v in environ["HTTP_X_FORWARDED_HOST"].split(",")]
+            if len(values) >= self.trusted_proxies:
+                host = values[-self.trusted_proxies]
+        return settings.normalize_host(host)
 
     def app_for(self, environ: Mapping[str, Any]) -> Flask | None:
-        host = settings.normalize_host(environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or "")
-        key = self.hosts.get(host, self.default)
+        key = self.hosts.get(self.host(environ), self.default)
         return self.apps.get(key) if key else None
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -70,7 +82,8 @@ def build_service(towns: Mapping[str, settings.Town], base: Mapping[str, Any], *
     if default is None:
         chosen = settings.default_town(base, towns)
         default = chosen.key if chosen else None
-    return TownDispatcher(apps, hosts, None if any_base_url else default)
+    hops = int({**base, **(config or {})}.get("TRUSTED_PROXIES") or 0)
+    return TownDispatcher(apps, hosts, None if any_base_url else default, trusted_proxies=hops)
 
 
 def create_service(config: Mapping[str, Any] | None = None) -> Flask | TownDispatcher:

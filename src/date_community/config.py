@@ -162,7 +162,7 @@ class Town:
     key: str          # its name in config.toml and for `date-community --town`
     host: str         # the host name visitors use, lower case, no port
     database: str
-    content: str = ""      # "" = the project's content/ folder
+    content: str = ""      # "" = DATE_COMMUNITY_CONTENT, else the project's content/ folder
     base_url: str = ""     # "" = links from the request's own host
     secret_key: str = ""   # "" = derived from SECRET_KEY and the key (town_secret)
     backup_dir: str = ""   # "" = BACKUP_DIR/<key>
@@ -264,7 +264,7 @@ def town_settings(settings: Mapping[str, Any], town: Town) -> dict[str, Any]:
     """The settings with the town's own database, content, address and secret in place."""
     return {**settings,
             "DATABASE": town.database,
-            "CONTENT_DIR": town.content,
+            "CONTENT_DIR": town.content or settings.get("CONTENT_DIR", ""),
             "BASE_URL": town.base_url,
             "SECRET_KEY": town.secret_key or town_secret(settings.get("SECRET_KEY", ""), town.key),
             "BACKUP_DIR": town.backup_dir or str(Path(settings.get("BACKUP_DIR") or "instance/backups") / town.key),
