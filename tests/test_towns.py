@@ -396,3 +396,24 @@ def test_cli_doctor_checks_one_town_or_every_town(cli_towns):
     no_key = {**env, "SECRET_KEY": "short"}
     codes = [(f["town"], f["code"]) for f in _cli(no_key, "doctor", "--json", expect=1)["findings"]]
     assert ("date", "secret_key_short") in codes and ("kunimi", "secret_key_short") in codes
+
+
+def _scans(db_path: Path) -> int:
+    database = dbmod.connect(db_path, migrate=False)
+    try:
+        return next(database.query("SELECT coalesce(sum(count), 0) AS n FROM sign_scans"))["n"]
+    finally:
+        database.close()
+
+
+def test_qr_scans_count_in_their_own_town_only(towns):
+    svc = towns["service"]
+    visitor = Client(svc)
+    b_code = "DT98"  # town B's sign (conftest's hand-made site); town A has no such sign
+    assert visitor.get(f"/q/{b_code}", base_url=f"http://{HOST_B}").status_code in (302, 303)
+    assert visitor.get(f"/q/{b_code}", base_url=f"http://{HOST_B}").status_code in (302, 303)
+    assert visitor.get(f"/q/{b_code}", base_url=f"http://{HOST_A}").status_code == 404
+    a_code = "DT05"  # one of town A's real signs (content/sites), unknown in town B
+    assert visitor.get(f"/q/{a_code}", base_url=f"http://{HOST_B}").status_code == 404
+    assert visitor.get(f"/q/{a_code}", base_url=f"http://{HOST_A}").status_code in (302, 303)
+    assert (_scans(towns["db_a"]), _scans(towns["db_b"])) == (1, 2)
