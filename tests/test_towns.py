@@ -231,12 +231,17 @@ def test_create_service_reads_the_towns_from_config_toml(tmp_path, monkeypatch):
     path.write_text(f'SECRET_KEY = "{SHARED_SECRET}"\nDATE_COMMUNITY_DEFAULT_TOWN = "two"\n'
                     f'[towns.one]\nhost = "one.test"\ndatabase = "{tmp_path / "one.db"}"\n'
                     f'[towns.two]\nhost = "Two.Test"\ndatabase = "{tmp_path / "two.db"}"\n'
-                    f'backup_dir = "{tmp_path / "b2"}"\n', encoding="utf-8")
+                    f'backup_dir = "{tmp_path / "b2"}"\nSTAFF_EMAIL = "desk@two.test"\n'
+                    f'DATE_COMMUNITY_SCAN_RETENTION_DAYS = "30"\n', encoding="utf-8")
     monkeypatch.setenv("DATE_COMMUNITY_CONFIG", str(path))
     svc = service.create_service(TEST_CONFIG)
     assert sorted(svc.apps) == ["one", "two"]
     assert svc.apps["two"].config["DATABASE"] == str(tmp_path / "two.db")
     assert svc.apps["two"].config["TOWN"] == "two"
+    # A town's own settings (its desk's mail, its retention) apply to it alone.
+    assert (svc.apps["two"].config["STAFF_EMAIL"], svc.apps["two"].config["SCAN_RETENTION_DAYS"]) == (
+        "desk@two.test", 30)
+    assert (svc.apps["one"].config["STAFF_EMAIL"], svc.apps["one"].config["SCAN_RETENTION_DAYS"]) == ("", 365)
     assert svc.app_for({"HTTP_HOST": "nowhere"}) is svc.apps["two"]  # the default town
     towns_ = config.load_towns()
     settings = config.load()
@@ -258,6 +263,9 @@ def test_create_service_reads_the_towns_from_config_toml(tmp_path, monkeypatch):
     ('[towns.a]\nhost = "a.test"\ndatabase = "a.db"\nsecret_key = "short"\n', "towns.a.secret_key"),
     ('[towns.a]\nhost = "a.test"\ndatabase = "a.db"\nport = 1\n', "towns.a.port"),
     ('[towns.a]\nhost = "a.test"\ndatabase = 3\n', "towns.a.database"),
+    ('[towns.a]\nhost = "a.test"\ndatabase = "a.db"\nDATE_COMMUNITY_SCAN_RETENTION_DAYS = 0\n',
+     "towns.a.DATE_COMMUNITY_SCAN_RETENTION_DAYS"),
+    ('[towns.a]\nhost = "a.test"\ndatabase = "a.db"\nMAIL_SERVER = "relay"\n', "towns.a.MAIL_SERVER"),
     ('[towns."Bad Key"]\nhost = "a.test"\ndatabase = "a.db"\n', "towns.Bad Key"),
     ('DATE_COMMUNITY_DEFAULT_TOWN = "b"\n[towns.a]\nhost = "a.test"\ndatabase = "a.db"\n',
      "DATE_COMMUNITY_DEFAULT_TOWN"),
@@ -341,8 +349,8 @@ def test_cli_town_chooses_that_towns_database_and_content(cli_towns):
     assert _cli(env, "--town", "date", "venues", "list", "--json") == []
     # No --town: the default town (the first listed, or DATE_COMMUNITY_DEFAULT_TOWN).
     assert _cli(env, "venues", "list", "--json") == []
-    assert [v["name_ja"] for v in _cli({**env, "DATE_COMMUNITY_DEFAULT_TOWN": "kunimi"}, "venues", "list", "--json")] == [
-        B_VENUE[0]]
+    default_kunimi = {**env, "DATE_COMMUNITY_DEFAULT_TOWN": "kunimi"}
+    assert [v["name_ja"] for v in _cli(default_kunimi, "venues", "list", "--json")] == [B_VENUE[0]]
     # --db still works as before and wins over the towns.
     assert _cli(env, "--db", str(tmp / "kunimi.db"), "venues", "list", "--json")[0]["name_ja"] == B_VENUE[0]
 

@@ -833,7 +833,8 @@ def outbox_send(limit: int) -> None:
     Failed deliveries stay queued and are retried later with back-off; run
     this from cron, or let the web app's background sender do it.
     """
-    settings = mailer.MailSettings.from_config(os.environ)
+    # The app's settings (environment, then config.toml), with the town's own MAIL_FROM and STAFF_EMAIL.
+    settings = mailer.MailSettings.from_config(_state().settings())
     if not settings.host:
         raise click.UsageError("set MAIL_SERVER (and MAIL_PORT, MAIL_FROM, STAFF_EMAIL) first")
     result = mailer.deliver_pending(_state().db, settings, limit=limit)

@@ -153,6 +153,10 @@ def describe(values: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 TOWNS_TABLE = "towns"
 TOWN_FIELDS = ("host", "database", "content", "base_url", "secret_key", "backup_dir")
+# Settings a town may set for itself in its table (the rest belong to the
+# process or the machine: one mail relay, one proxy, one waitress body limit).
+TOWN_SETTINGS = ("MAIL_FROM", "STAFF_EMAIL", "OFFICE_PHONE", "DATE_COMMUNITY_SCAN_RETENTION_DAYS",
+                 "SHIFT_CANCEL_CUTOFF_HOURS")
 _TOWN_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 _HOST = re.compile(r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
 
@@ -166,6 +170,7 @@ class Town:
     base_url: str = ""     # "" = links from the request's own host
     secret_key: str = ""   # "" = derived from SECRET_KEY and the key (town_secret)
     backup_dir: str = ""   # "" = BACKUP_DIR/<key>
+    settings: tuple[tuple[str, Any], ...] = ()  # (app.config key, value) of its own TOWN_SETTINGS
 
 
 def normalize_host(host: str) -> str:
@@ -200,9 +205,16 @@ def load_towns(env: Mapping[str, str] | None = None, path: Path | None = None) -
             raise bad(key)
         if not isinstance(entry, dict):
             raise bad(key)
-        unknown = sorted(set(entry) - set(TOWN_FIELDS))
+        unknown = sorted(set(entry) - set(TOWN_FIELDS) - set(TOWN_SETTINGS))
         if unknown:
             raise bad(f"{key}.{unknown[0]}")
+        own = []
+        for name in TOWN_SETTINGS:
+            if name in entry:
+                try:
+                    own.append((BY_ENV[name].key, _convert(BY_ENV[name], entry[name], source)))
+                except ValidationError:
+                    raise bad(f"{key}.{name}") from None
         values = {}
         for name in TOWN_FIELDS:
             raw = entry.get(name, "")
@@ -224,7 +236,7 @@ def load_towns(env: Mapping[str, str] | None = None, path: Path | None = None) -
             raise bad(f"{key}.secret_key")
         seen_hosts[host] = key
         seen_dbs[str(Path(values["database"]).resolve())] = key
-        towns[key] = Town(key=key, **{**values, "host": host})
+        towns[key] = Town(key=key, **{**values, "host": host}, settings=tuple(own))
     default = _default_town_name(env, path, towns)
     if default and default not in towns:
         raise ValidationError("invalid_setting", field="DATE_COMMUNITY_DEFAULT_TOWN", source=source)
@@ -263,6 +275,7 @@ def town_secret(shared: str, key: str) -> str:
 def town_settings(settings: Mapping[str, Any], town: Town) -> dict[str, Any]:
     """The settings with the town's own database, content, address and secret in place."""
     return {**settings,
+            **dict(town.settings),
             "DATABASE": town.database,
             "CONTENT_DIR": town.content or settings.get("CONTENT_DIR", ""),
             "BASE_URL": town.base_url,
