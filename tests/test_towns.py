@@ -425,3 +425,70 @@ def test_qr_scans_count_in_their_own_town_only(towns):
     assert visitor.get(f"/q/{a_code}", base_url=f"http://{HOST_B}").status_code == 404
     assert visitor.get(f"/q/{a_code}", base_url=f"http://{HOST_A}").status_code in (302, 303)
     assert (_scans(towns["db_a"]), _scans(towns["db_b"])) == (1, 2)
+
+
+def test_waitress_serves_both_towns_from_the_entry_point(tmp_path):
+    """`waitress-serve --call webapp:create_service`, as `make run` and the systemd unit start it."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    b_content = _town_b_content(tmp_path / "kunimi-content")
+    path = tmp_path / "config.toml"
+    path.write_text(f'SECRET_KEY = "{SHARED_SECRET}"\n'
+                    f'[towns.date]\nhost = "date.localhost"\ndatabase = "{tmp_path / "date.db"}"\n'
+                    f'base_url = "http://date.localhost"\n'
+                    f'[towns.kunimi]\nhost = "kunimi.localhost"\ndatabase = "{tmp_path / "kunimi.db"}"\n'
+                    f'content = "{b_content}"\nbase_url = "http://kunimi.localhost"\n', encoding="utf-8")
+    database = dbmod.connect(tmp_path / "kunimi.db")
+    content.load_catalog(database, b_content)
+    from date_community.scheduling import sessions
+
+    start = BASE.replace(hour=10)
+    sid = sessions.add_session(database, topic="basics", venue="city-hall", starts_at=start,
+                               ends_at=start.replace(hour=12), seats=10, helpers_min=1, helpers_max=2)
+    database.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DATE_COMMUNITY_CONFIG": str(path), "PYTHONPATH": os.pathsep.join(
+        [str(ROOT / "src"), str(ROOT)])}
+    for name in ("SECRET_KEY", "DATE_COMMUNITY_DB", "DATE_COMMUNITY_BASE_URL", "DATE_COMMUNITY_CONTENT",
+                 "DATE_COMMUNITY_DEFAULT_TOWN", "MAIL_SERVER"):
+        env.pop(name, None)
+    with (tmp_path / "waitress.log").open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}",
+                                 "--call", "webapp:create_service"], env=env, cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=log)
+
+    def get(host: str, path: str) -> tuple[int, str]:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Host": host})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert proc.poll() is None, (tmp_path / "waitress.log").read_text()[-2000:]
+                time.sleep(0.05)
+        assert get("date.localhost", "/healthz")[0] == 200
+        status, page = get(f"kunimi.localhost:{port}", f"/classes/{sid}")
+        assert status == 200 and B_VENUE[0] in page
+        status, page = get("date.localhost", f"/classes/{sid}")
+        assert status == 404 and B_VENUE[0] not in page
+        assert get("other.localhost", "/healthz") == (400, "400 Bad Request: unknown host name\n")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    # Each town's database was created by its own app at start-up.
+    assert (tmp_path / "date.db").is_file()
