@@ -7,6 +7,7 @@ the app with town B's record ids and must never see town B's data.
 """
 from __future__ import annotations
 
+import io
 import re
 import shutil
 from pathlib import Path
@@ -19,7 +20,7 @@ from date_community.errors import ValidationError
 from date_community.scheduling import bookings
 from webapp import service
 
-from conftest import BASE, db_snapshot, make_web_records, rule_url
+from conftest import BASE, db_snapshot, make_web_records, rule_url, tiny_png
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_SECRET = "shared-test-secret-" + "x" * 40
@@ -492,3 +493,21 @@ def test_waitress_serves_both_towns_from_the_entry_point(tmp_path):
         proc.wait(10)
     # Each town's database was created by its own app at start-up.
     assert (tmp_path / "date.db").is_file()
+
+
+def test_an_upload_is_stored_in_its_own_town(towns):
+    def batches(db_path: Path) -> int:
+        database = dbmod.connect(db_path, migrate=False)
+        try:
+            return database["scan_batches"].count
+        finally:
+            database.close()
+
+    svc = towns["service"]
+    before = (batches(towns["db_a"]), batches(towns["db_b"]))
+    client_a = _staff_client(svc, HOST_A, _a_staff())
+    response = client_a.post("/staff/forms/upload", base_url=f"http://{HOST_A}",
+                             data={"files": [(io.BytesIO(tiny_png()), "scan.png")]},
+                             content_type="multipart/form-data")
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    assert (batches(towns["db_a"]), batches(towns["db_b"])) == (before[0] + 1, before[1])
