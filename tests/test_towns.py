@@ -511,3 +511,76 @@ def test_an_upload_is_stored_in_its_own_town(towns):
                              content_type="multipart/form-data")
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     assert (batches(towns["db_a"]), batches(towns["db_b"])) == (before[0] + 1, before[1])
+
+
+def test_two_towns_behind_the_shipped_nginx_site(tmp_path, monkeypatch):
+    """deploy/nginx/date-community.conf with both hosts in server_name (as docs/deployment.md shows) in front of
+    the systemd unit's waitress: each host reaches its own town, over TLS, with TRUSTED_PROXIES=1."""
+    import os
+    import subprocess
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import localproxy
+
+    if not localproxy.available() or not shutil.which("curl"):
+        pytest.fail("nginx, openssl and curl are needed: run `make system-deps`", pytrace=False)
+    hosts = ("localhost", "kunimi.localhost")
+
+    def certificate(folder: Path) -> tuple[Path, Path]:
+        cert, key = folder / "cert.pem", folder / "key.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                        "/CN=localhost", "-addext", "subjectAltName=" + ",".join(f"DNS:{h}" for h in hosts),
+                        "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+        return cert, key
+
+    render = localproxy.render_site
+    monkeypatch.setattr(localproxy, "make_certificate", certificate)
+    monkeypatch.setattr(localproxy, "render_site", lambda **kw: localproxy.substitute(
+        render(**kw), "server_name localhost;", f"server_name {' '.join(hosts)};"))
+
+    b_content = _town_b_content(tmp_path / "kunimi-content")
+    database = dbmod.connect(tmp_path / "kunimi.db")
+    content.load_catalog(database, b_content)
+    from date_community.scheduling import sessions
+
+    start = BASE.replace(hour=10)
+    sid = sessions.add_session(database, topic="basics", venue="city-hall", starts_at=start,
+                               ends_at=start.replace(hour=12), seats=10, helpers_min=1, helpers_max=2)
+    database.close()
+
+    app_port = localproxy.free_port()
+    nginx = localproxy.LocalProxy(tmp_path, app_port)
+    port = nginx.https_port
+    path = tmp_path / "config.toml"
+    path.write_text(f'SECRET_KEY = "{SHARED_SECRET}"\nDATE_COMMUNITY_TRUSTED_PROXIES = 1\n'
+                    f'[towns.date]\nhost = "localhost"\ndatabase = "{tmp_path / "date.db"}"\n'
+                    f'base_url = "https://localhost:{port}"\n'
+                    f'[towns.kunimi]\nhost = "kunimi.localhost"\ndatabase = "{tmp_path / "kunimi.db"}"\n'
+                    f'content = "{b_content}"\nbase_url = "https://kunimi.localhost:{port}"\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATE_COMMUNITY_", "MAIL_", "FLASK_"))}
+    env.pop("SECRET_KEY", None)
+    env.update({"PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}", "DATE_COMMUNITY_CONFIG": str(path)})
+    app_log = tmp_path / "waitress.log"
+    with app_log.open("wb") as out:
+        app_proc = subprocess.Popen([sys.executable, "-m", "waitress", *localproxy.waitress_args(app_port)],
+                                    cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    def curl(host: str, url_path: str) -> tuple[int, str]:
+        done = subprocess.run(["curl", "-s", "--cacert", str(nginx.cafile), "--resolve", f"{host}:{port}:127.0.0.1",
+                               "-w", "\n%{http_code}", f"https://{host}:{port}{url_path}"],
+                              capture_output=True, text=True, timeout=30)
+        body, _, status = done.stdout.rpartition("\n")
+        return int(status or 0), body
+
+    try:
+        localproxy.wait_for_port(app_port, app_proc, "waitress", app_log)
+        with nginx:
+            status, page = curl("kunimi.localhost", f"/classes/{sid}")
+            assert status == 200 and B_VENUE[0] in page
+            status, page = curl("localhost", f"/classes/{sid}")
+            assert status == 404 and B_VENUE[0] not in page
+            assert curl("localhost", "/healthz")[0] == 200
+    finally:
+        app_proc.terminate()
+        app_proc.wait(10)
