@@ -428,6 +428,7 @@ def test_qr_scans_count_in_their_own_town_only(towns):
     assert (_scans(towns["db_a"]), _scans(towns["db_b"])) == (1, 2)
 
 
+@pytest.mark.slow
 def test_waitress_serves_both_towns_from_the_entry_point(tmp_path):
     """`waitress-serve --call webapp:create_service`, as `make run` and the systemd unit start it."""
     import os
@@ -513,6 +514,7 @@ def test_an_upload_is_stored_in_its_own_town(towns):
     assert (batches(towns["db_a"]), batches(towns["db_b"])) == (before[0] + 1, before[1])
 
 
+@pytest.mark.slow
 def test_two_towns_behind_the_shipped_nginx_site(tmp_path, monkeypatch):
     """deploy/nginx/date-community.conf with both hosts in server_name (as docs/deployment.md shows) in front of
     the systemd unit's waitress: each host reaches its own town, over TLS, with TRUSTED_PROXIES=1."""
