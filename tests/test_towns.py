@@ -401,6 +401,10 @@ def test_cli_doctor_checks_one_town_or_every_town(cli_towns):
     # No --town: every town, so kunimi's problem shows and stops the check.
     every = _cli(env, "doctor", expect=1)
     assert "Town kunimi: There is no database" in every.stdout and "Town date" not in every.stdout
+    # A town whose content folder is gone is named too.
+    shutil.rmtree(cli_towns["content_b"])
+    codes = [(f["town"], f["code"]) for f in _cli(env, "--town", "kunimi", "doctor", "--json", expect=1)["findings"]]
+    assert ("kunimi", "town_content_missing") in codes
     # Each town's secret is derived from the shared key, which doctor checks.
     no_key = {**env, "SECRET_KEY": "short"}
     codes = [(f["town"], f["code"]) for f in _cli(no_key, "doctor", "--json", expect=1)["findings"]]

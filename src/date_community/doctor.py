@@ -85,9 +85,17 @@ def check(*, db_path: str | os.PathLike | None = None, env: Mapping[str, str] | 
         # shared SECRET_KEY), not the long one derived from it.
         values = {**config.town_settings(settings, one), "SECRET_KEY": one.secret_key or settings["SECRET_KEY"]}
         findings += [dataclasses.replace(f, message=f"Town {one.key}: {f.message}", town=one.key)
-                     for f in _check_town(values, Path(values["DATABASE"]), now)]
+                     for f in [*check_town_content(one), *_check_town(values, Path(values["DATABASE"]), now)]]
     # The machine and the mail relay are shared by every town: checked once.
     return [*findings, *check_sqlite(), *check_mail(MailSettings.from_config(settings))]
+
+
+def check_town_content(town: config.Town) -> list[Finding]:
+    """A town's content folder must exist: its profile, venues and sites are read from it at start-up."""
+    if not town.content or Path(town.content).is_dir():
+        return []
+    return [_blocking("town_content_missing", f"The content folder {town.content} does not exist.",
+                      f"correct content in [towns.{town.key}] of config.toml, or copy the town's folder there")]
 
 
 def _check_town(settings: Mapping[str, Any], path: Path, now: dt.datetime | None) -> list[Finding]:
