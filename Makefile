@@ -75,7 +75,7 @@ run: db instance/secret_key
 	@echo "Demo logins (staff / volunteer):"
 	@$(BIN)/python -c 'from date_community import demo; print("\n".join("  %-10s %s / %s" % (l["role"], l["username"], l["password"]) for l in demo.logins()))'
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl+C to stop)"
-	SECRET_KEY="$$(cat instance/secret_key)" DATE_COMMUNITY_DB="$(DB)" $(BIN)/waitress-serve --host $(HOST) --port $(PORT) --max-request-body-size=$(MAX_REQUEST_BODY_SIZE) --call webapp:create_app
+	SECRET_KEY="$$(cat instance/secret_key)" DATE_COMMUNITY_DB="$(DB)" $(BIN)/waitress-serve --host $(HOST) --port $(PORT) --max-request-body-size=$(MAX_REQUEST_BODY_SIZE) --call webapp:create_service
 
 # Debian packages: Chromium for the browser tests (driven by Playwright; its
 # own browser download is never used); BIZ UD Gothic, the Japanese UD font of

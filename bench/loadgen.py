@@ -13,7 +13,13 @@ import time
 
 
 async def _exchange(reader, writer, host, port, path):
-    """One request and its full response: (status, head)."""
+    """One request and its full response: (status, head).
+
+    A path written ``//name/rest`` is sent as ``/rest`` with ``Host: name``
+    (several towns on one server, chosen by host name)."""
+    if path.startswith("//"):
+        host, _, rest = path[2:].partition("/")
+        path = "/" + rest
     request = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept-Language: ja\r\n"
                "Connection: keep-alive\r\n\r\n").encode()
     writer.write(request)

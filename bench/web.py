@@ -10,7 +10,12 @@ Then the same pages again through the real TLS proxy: nginx running
 deploy/nginx/date-community.conf (tools/localproxy.py) in front of a second
 waitress set up as in production (TRUSTED_PROXIES=1, BASE_URL), with the
 ratio to the bare route through that same proxy in the same run.
-Targets on a 2-core machine: ≥ 0.5 of the bare route's throughput, p99 < 100 ms.
+Then 20 towns in one process (webapp/service.py, one app and one database per
+town, chosen by host name): the class list round-robin over the 20 towns'
+hosts, against one town served the same way in the same run, with each
+server's memory.
+Targets on a 2-core machine: ≥ 0.5 of the bare route's throughput, p99 < 100 ms;
+20 towns ≥ 0.8 of one town's class list throughput.
 """
 from __future__ import annotations
 
@@ -34,11 +39,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(db_path: Path, *, cache: bool = True, base_url: str = "") -> tuple[subprocess.Popen, int]:
-    """``base_url``: run as behind the proxy (TRUSTED_PROXIES=1, that BASE_URL)."""
+def start_server(db_path: Path, *, cache: bool = True, base_url: str = "", towns: int = 0,
+                 town_dir: Path | None = None) -> tuple[subprocess.Popen, int]:
+    """``base_url``: run as behind the proxy (TRUSTED_PROXIES=1, that BASE_URL).
+    ``towns``: that many towns in one process, their databases in ``town_dir``."""
     port = free_port()
     env = {**os.environ, "DATE_COMMUNITY_DB": str(db_path), "SECRET_KEY": "bench-only-secret",
-           "BENCH_PAGE_CACHE": "1" if cache else "0", "BENCH_BASE_URL": base_url}
+           "BENCH_PAGE_CACHE": "1" if cache else "0", "BENCH_BASE_URL": base_url,
+           # no instance/config.toml of this checkout: the bench's towns only
+           "DATE_COMMUNITY_CONFIG": os.devnull,
+           "BENCH_TOWNS": str(towns) if towns else "", "BENCH_TOWN_DIR": str(town_dir or "")}
     proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "webserver.py"), str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
@@ -73,6 +83,8 @@ def main() -> None:
     parser.add_argument("--no-cache", action="store_true",
                         help="turn the anonymous page cache off, to see the cost of rendering every request")
     parser.add_argument("--no-proxy", action="store_true", help="skip the run through nginx")
+    parser.add_argument("--towns", type=int, default=20,
+                        help="towns in one process for the several-towns run (0 skips it)")
     parser.add_argument("--quick", action="store_true", help="1 s per target, 8 clients (the smoke test)")
     args = parser.parse_args()
     if args.quick:
@@ -100,11 +112,17 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(10)
+        several = None
+        if args.towns > 0:
+            several = run_several_towns(db_path, Path(tmp), args)
         proxied = None if args.no_proxy else run_through_proxy(db_path, Path(tmp), targets, args)
 
     print(f"web benchmark: {args.clients} concurrent keep-alive clients, {args.seconds:.0f} s per target, waitress, "
           f"page cache {'off' if args.no_cache else 'on'}")
     report(results, "")
+    if several is not None:
+        print()
+        report_towns(several, args.towns)
     if args.no_proxy:
         return
     if proxied is None:
@@ -128,6 +146,66 @@ def report(results: dict, suffix: str) -> None:
         ok_p99 = r["p99_ms"] < 100
         print(f"target {name}{suffix}: throughput ≥ 0.5× bare{suffix}: {'met' if ok_ratio else 'MISSED'}; "
               f"p99 < 100 ms: {'met' if ok_p99 else 'MISSED'}")
+
+
+def rss_mb(pid: int) -> float:
+    """The process's resident memory now, in MB (Linux /proc; nan elsewhere)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def run_several_towns(db_path: Path, tmp: Path, args) -> dict:
+    """The class list with one town and with ``args.towns`` towns in one process (webapp/service.py), each town
+    its own copy of the demo database, measured alike: same warm-up, same clients, same seconds."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from date_community.sqlitedriver import sqlite3
+
+    folder = tmp / "towns"
+    folder.mkdir()
+    source = sqlite3.connect(str(db_path))
+    try:
+        for i in range(1, args.towns + 1):
+            target = sqlite3.connect(str(folder / f"town-{i:02d}.db"))
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+    finally:
+        source.close()
+    out = {}
+    for name, count in (("one town", 1), ("towns", args.towns)):
+        proc, port = start_server(db_path, cache=not args.no_cache, towns=count, town_dir=folder)
+        try:
+            paths = [f"//town-{i:02d}.localhost/classes" for i in range(1, count + 1)]
+            for i in range(1, count + 1):  # warm-up: each town's first render fills its own page cache
+                urllib.request.urlopen(urllib.request.Request(
+                    f"http://127.0.0.1:{port}/classes", headers={"Host": f"town-{i:02d}.localhost:{port}",
+                                                                  "Accept-Language": "ja"}), timeout=60).read()
+            run_load(port, paths, args.clients, 1.0)
+            out[name] = {**run_load(port, paths, args.clients, args.seconds), "rss_mb": rss_mb(proc.pid)}
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    return out
+
+
+def report_towns(several: dict, count: int) -> None:
+    one, many = several["one town"], several["towns"]
+    print(f"{count} towns in one process (webapp/service.py, a database per town, chosen by Host), class list "
+          f"round-robin over the {count} hosts; ratio to one town served the same way in this run")
+    print(f"{'target':<14}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'RSS MB':>10}{'vs one':>10}")
+    for name, r in (("one town", one), (f"{count} towns", many)):
+        ratio = r["rps"] / one["rps"] if one["rps"] else float("nan")
+        print(f"{name:<14}{r['rps']:>10.0f}{r['p50_ms']:>10.1f}{r['p99_ms']:>10.1f}{r['errors']:>8}"
+              f"{r['rss_mb']:>10.0f}{ratio:>10.2f}")
+    ok = one["rps"] > 0 and many["rps"] / one["rps"] >= 0.8
+    print(f"target {count} towns: class list throughput ≥ 0.8× one town: {'met' if ok else 'MISSED'}; "
+          f"p99 < 100 ms: {'met' if many['p99_ms'] < 100 else 'MISSED'}")
 
 
 def run_through_proxy(db_path: Path, tmp: Path, targets: dict, args) -> dict | None:

@@ -2,5 +2,6 @@
 from __future__ import annotations
 
 from .app import create_app
+from .service import create_service
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_service"]

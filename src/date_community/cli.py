@@ -47,15 +47,43 @@ class State:
     """Per-invocation settings plus the lazily opened database."""
 
     db_path: str | None = None
+    town: str | None = None
     verbose: bool = False
     json: bool = False
     _db: sqlite_utils.Database | None = None
 
+    def towns(self) -> dict[str, config.Town]:
+        """The towns of instance/config.toml ({} for a one-town deployment)."""
+        return config.load_towns()
+
+    def selected_town(self) -> config.Town | None:
+        """--town, else (with towns configured and no --db) the default town, else None."""
+        towns = self.towns()
+        if self.town is not None:
+            if self.town not in towns:
+                known = ", ".join(towns) or "none are configured"
+                raise click.UsageError(f"no town {self.town!r} in the towns of config.toml ({known})")
+            return towns[self.town]
+        if self.db_path:
+            return None
+        return config.default_town(config.load(), towns)
+
+    def settings(self) -> dict[str, Any]:
+        """The app's settings, with the selected town's database, content and secret in place."""
+        values = config.load()
+        town = self.selected_town()
+        return config.town_settings(values, town) if town else values
+
     @property
     def path(self) -> Path:
-        # --db, else the app's own setting (environment, then instance/config.toml),
-        # so a cron job backs up the database the web app uses.
-        return dbmod.resolve_path(self.db_path or config.load()["DATABASE"])
+        # --db, else the town's database, else the app's own setting (environment,
+        # then instance/config.toml), so a cron job backs up the database the web app uses.
+        return dbmod.resolve_path(self.db_path or self.settings()["DATABASE"])
+
+    @property
+    def content_dir(self) -> str | None:
+        """The selected town's content folder (None: the setting, then the project's content/)."""
+        return self.settings().get("CONTENT_DIR") or None
 
     def open(self, *, migrate: bool = True) -> sqlite_utils.Database:
         # Opened on first use only, so `--help` and usage errors never create
@@ -101,6 +129,8 @@ def base_url_option(purpose: str):
 
 
 def require_base_url(base_url: str | None) -> str:
+    # --base-url or its variable, else the (selected town's) BASE_URL setting.
+    base_url = base_url or _state().settings().get("BASE_URL")
     if not base_url:
         # Without it the links would point nowhere: refuse rather than guess.
         raise click.UsageError(f"give --base-url or set {BASE_URL_ENV} to the app's public address")
@@ -258,17 +288,22 @@ class DateCommunityGroup(click.Group):
 @click.option("--db", "db_path", metavar="PATH", type=click.Path(dir_okay=False),
               help=f"SQLite database file. Default: ${dbmod.ENV_VAR} (or in instance/config.toml), "
                    f"else {dbmod.DEFAULT_PATH}.")
+@click.option("--town", metavar="NAME",
+              help="With several towns in instance/config.toml ([towns.NAME]): use that town's database and "
+                   "content. Default: DATE_COMMUNITY_DEFAULT_TOWN, else the first town listed.")
 @click.option("-v", "--verbose", is_flag=True,
               help="Show library warnings (e.g. an old SQLite version) on stderr.")
 @json_option
 @click.pass_context
-def cli(ctx: click.Context, db_path: str | None, verbose: bool) -> None:
+def cli(ctx: click.Context, db_path: str | None, town: str | None, verbose: bool) -> None:
     """Schedule smartphone classes: sessions, bookings, helpers, call lists.
 
     Run `date-community COMMAND --help` for the options of one command.
     """
     state = ctx.ensure_object(State)
-    state.db_path, state.verbose = db_path, verbose
+    if db_path and town:
+        raise click.UsageError("give --db or --town, not both")
+    state.db_path, state.town, state.verbose = db_path, town, verbose
     ctx.call_on_close(state.close)
     # Library warnings (the SQLite-version one) must never reach stdout, where
     # --json output goes; by default they are silenced, with -v they become
@@ -320,7 +355,7 @@ def init_db() -> None:
 @json_option
 def demo(content_path: str | None) -> None:
     """Load demo data (venues, topics, sessions, people, logins) into an empty database."""
-    result = demomod.load_demo(_state().db, content_path=content_path)
+    result = demomod.load_demo(_state().db, content_path=content_path or _state().content_dir)
     logins = "\n".join(f"  {x['role']}: {x['username']} / {x['password']}" for x in result["logins"])
     if not result["loaded"]:
         emit(result, "The database already has sessions; demo data was not loaded.\nDemo logins:\n" + logins)
@@ -341,7 +376,8 @@ def backup(path: Path | None, out: Path | None, keep: int | None) -> None:
     """Copy the live database to a file (SQLite online backup, safe while in use).
 
     Without --out or PATH it writes date-community-YYYYmmdd-HHMMSS.db in
-    DATE_COMMUNITY_BACKUP_DIR.  The live database records when the backup was
+    DATE_COMMUNITY_BACKUP_DIR (with several towns: BACKUP_DIR/<town>, and
+    without --town every town is backed up).  The live database records when the backup was
     made, which `date-community doctor` checks.
     """
     if path is not None and out is not None:
@@ -349,13 +385,34 @@ def backup(path: Path | None, out: Path | None, keep: int | None) -> None:
     out = out or path
     if out is not None and keep is not None:
         raise click.UsageError("--keep rotates the timestamped files in the backup folder; it needs no --out")
-    folder = None if out is not None else Path(config.load()["BACKUP_DIR"])
-    database = _state().db
+    state = _state()
+    if out is None and state.town is None and state.db_path is None and state.towns():
+        _backup_every_town(state, keep)
+        return
+    folder = None if out is not None else Path(state.settings()["BACKUP_DIR"])
+    database = state.db
     made = backups.make_backup(database, out=out, folder=folder, keep=keep)
     counts = table_counts(database)
     emit({**made, "counts": counts},
          f"Backed up to {made['path']} ({made['bytes']} bytes)."
          + (f" Removed {len(made['removed'])} older backups." if made["removed"] else ""))
+
+
+def _backup_every_town(state: State, keep: int | None) -> None:
+    """Several towns, no --town: each town's database into its own folder (BACKUP_DIR/<town>)."""
+    made = {}
+    base = config.load()
+    for key, town in state.towns().items():
+        values = config.town_settings(base, town)
+        database = dbmod.connect(dbmod.resolve_path(values["DATABASE"]))
+        try:
+            made[key] = {**backups.make_backup(database, folder=Path(values["BACKUP_DIR"]), keep=keep),
+                         "counts": table_counts(database)}
+        finally:
+            database.close()
+    emit({"towns": made}, "\n".join(
+        f"{key}: backed up to {m['path']} ({m['bytes']} bytes)."
+        + (f" Removed {len(m['removed'])} older backups." if m["removed"] else "") for key, m in made.items()))
 
 
 @cli.command()
@@ -776,7 +833,8 @@ def outbox_send(limit: int) -> None:
     Failed deliveries stay queued and are retried later with back-off; run
     this from cron, or let the web app's background sender do it.
     """
-    settings = mailer.MailSettings.from_config(os.environ)
+    # The app's settings (environment, then config.toml), with the town's own MAIL_FROM and STAFF_EMAIL.
+    settings = mailer.MailSettings.from_config(_state().settings())
     if not settings.host:
         raise click.UsageError("set MAIL_SERVER (and MAIL_PORT, MAIL_FROM, STAFF_EMAIL) first")
     result = mailer.deliver_pending(_state().db, settings, limit=limit)

@@ -14,11 +14,15 @@ def doctor() -> None:
     """Check this deployment's settings, database, mail, disk and backups before residents use it.
 
     Prints one line per problem with what to do, or "no problems". Exits 1
-    if any problem blocks production use.
+    if any problem blocks production use.  With several towns, --town checks
+    that town; without it every town is checked.
     """
     # The database path comes from --db or the settings; the file is only read
     # (never created or migrated), so a typo in the path is reported, not hidden.
-    findings = doctormod.check(db_path=_state().db_path)
+    state = _state()
+    if state.town is not None:
+        state.selected_town()  # an unknown --town is a usage error, as for every command
+    findings = doctormod.check(db_path=state.db_path, town=state.town)
     blocking = [f for f in findings if f.blocking]
 
     def human() -> str:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import click
 
-from . import config
 from .cli import DATE, _state, actor, cli, emit, json_option, table
 from .forms import records
 
@@ -46,7 +45,7 @@ def forms_scan(files: tuple[Path, ...]) -> None:
     code is 1 only when not one file could be read.
     """
     uploads = [(path.name, path.read_bytes()) for path in files]
-    limits = config.load()
+    limits = _state().settings()
     report = records.scan_files(_state().db, uploads, actor=actor(), max_pixels=limits["UPLOAD_MAX_PIXELS"],
                                 max_file_pages=limits["UPLOAD_MAX_PAGES"])
 

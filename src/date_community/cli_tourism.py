@@ -18,16 +18,20 @@ def content_group() -> None:
 
 
 @content_group.command("load")
-@click.argument("directory", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", metavar="DIR", required=False, type=click.Path(file_okay=False, path_type=Path))
 @json_option
-def content_load_cmd(directory: Path) -> None:
+def content_load_cmd(directory: Path | None) -> None:
     """Load the content in DIR: sites/, tours/, and venues.csv and topics.csv when present.
+
+    Without DIR: the town's content folder (--town, DATE_COMMUNITY_CONTENT,
+    else the project's content/).
 
     Everything is checked and loaded in one transaction: on the first
     problem the command names the file, the line and the field, exits with
     status 1 and leaves the database as it was.
     """
     state = _state()
+    directory = directory or content_mod.content_dir(state.content_dir)
     db = state.db
     try:
         with write_transaction(db):

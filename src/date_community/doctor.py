@@ -44,6 +44,7 @@ class Finding:
     blocking: bool
     message: str
     fix: str
+    town: str = ""   # with several towns: the town it is about ("" = the whole machine)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -61,22 +62,47 @@ def _warning(code: str, message: str, fix: str) -> Finding:
 
 
 def check(*, db_path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None,
-          now: dt.datetime | None = None) -> list[Finding]:
-    """Every finding for the deployment the settings describe; ``db_path`` (``--db``) wins over them."""
+          now: dt.datetime | None = None, town: str | None = None) -> list[Finding]:
+    """Every finding for the deployment the settings describe; ``db_path`` (``--db``) wins over them.
+
+    With towns in config.toml, ``town`` checks that town's settings and
+    database; without it (and without ``db_path``) every town is checked.
+    """
     try:
         settings = config.load(env)
+        towns = config.load_towns(env)
     except ValidationError as exc:
         field = exc.params.get("field", "?")
         return [_blocking("invalid_setting", f"The setting {field} ({exc.params.get('source', '?')}) is not valid.",
                           f"Correct {field}; docs/deployment.md lists every setting and its form.")]
-    path = Path(db_path) if db_path else Path(settings["DATABASE"])
-    findings = [*check_secret_key(settings.get("SECRET_KEY", "")),
-                *check_base_url(settings.get("BASE_URL", "")),
-                *check_sqlite()]
-    findings += check_database(path, now=now)
-    findings += check_disk(path)
-    findings += check_mail(MailSettings.from_config(settings))
-    return findings
+    if db_path or not towns:
+        path = Path(db_path) if db_path else Path(settings["DATABASE"])
+        return [*_check_town(settings, path, now), *check_sqlite(), *check_mail(MailSettings.from_config(settings))]
+    chosen = [towns[town]] if town else list(towns.values())
+    findings = []
+    for one in chosen:
+        # The key checked is the one an operator sets (the town's own, else the
+        # shared SECRET_KEY), not the long one derived from it.
+        values = {**config.town_settings(settings, one), "SECRET_KEY": one.secret_key or settings["SECRET_KEY"]}
+        findings += [dataclasses.replace(f, message=f"Town {one.key}: {f.message}", town=one.key)
+                     for f in [*check_town_content(one), *_check_town(values, Path(values["DATABASE"]), now)]]
+    # The machine and the mail relay are shared by every town: checked once.
+    return [*findings, *check_sqlite(), *check_mail(MailSettings.from_config(settings))]
+
+
+def check_town_content(town: config.Town) -> list[Finding]:
+    """A town's content folder must exist: its profile, venues and sites are read from it at start-up."""
+    if not town.content or Path(town.content).is_dir():
+        return []
+    return [_blocking("town_content_missing", f"The content folder {town.content} does not exist.",
+                      f"correct content in [towns.{town.key}] of config.toml, or copy the town's folder there")]
+
+
+def _check_town(settings: Mapping[str, Any], path: Path, now: dt.datetime | None) -> list[Finding]:
+    return [*check_secret_key(settings.get("SECRET_KEY", "")),
+            *check_base_url(settings.get("BASE_URL", "")),
+            *check_database(path, now=now),
+            *check_disk(path)]
 
 
 # --- settings ------------------------------------------------------------------------------------
