@@ -590,3 +590,14 @@ def test_two_towns_behind_the_shipped_nginx_site(tmp_path, monkeypatch):
     finally:
         app_proc.terminate()
         app_proc.wait(10)
+
+
+def test_cli_export_static_exports_the_chosen_town(cli_towns):
+    env, tmp = cli_towns["env"], cli_towns["tmp"]
+    _cli(env, "--town", "kunimi", "content", "load", "--json")
+    out = tmp / "static-kunimi"
+    result = _cli(env, "export-static", "--town", "kunimi", "--out", str(out), "--json")
+    assert result["app_url"] == "https://kunimi.example.jp"
+    pages = "".join(p.read_text(encoding="utf-8") for p in out.rglob("*.html"))
+    assert "https://kunimi.example.jp" in pages and "date.example.jp" not in pages
+    _cli(env, "--db", str(tmp / "date.db"), "export-static", "--town", "kunimi", "--out", str(out), expect=2)

@@ -482,3 +482,13 @@ def test_the_photo_route_serves_only_photos_in_the_images_folder(tour_db, client
 
 def test_a_site_without_photos_has_no_photo_section(tour_db, client):
     assert "<figure" not in body(client.get("/sites/castle?lang=en"))
+
+
+def test_photos_come_from_the_apps_own_content_folder(app, photo_dir, monkeypatch):
+    # With several towns on one service each app has its own CONTENT_DIR; the environment is not it.
+    monkeypatch.delenv("DATE_COMMUNITY_CONTENT")
+    assert app.test_client().get("/sites/photos/castle-1.jpg").status_code == 404
+    app.config["CONTENT_DIR"] = str(photo_dir)
+    photo = app.test_client().get("/sites/photos/castle-1.jpg")
+    assert photo.status_code == 200 and photo.get_data().startswith(b"\xff\xd8")
+    photo.close()

@@ -240,7 +240,9 @@ def photo(filename: str):
     """Photos listed in content/ (content/images/…); nothing else is served."""
     if not filename.lower().endswith(PHOTO_SUFFIXES):
         abort(404)
-    return send_from_directory(content.content_dir() / "images", filename, max_age=86400)
+    # The town's own folder: with several towns on one service each app has its CONTENT_DIR.
+    folder = content.content_dir(current_app.config.get("CONTENT_DIR") or None) / "images"
+    return send_from_directory(folder, filename, max_age=86400)
 
 
 # --- tours -----------------------------------------------------------------------------

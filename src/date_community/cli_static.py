@@ -11,7 +11,6 @@ from pathlib import Path
 
 import click
 
-from . import config
 from .cli import _state, cli, emit, json_option
 
 
@@ -26,11 +25,18 @@ from .cli import _state, cli, emit, json_option
 @click.option("--app-url", metavar="URL",
               help="The app's public address, for links to the pages that need it (sign-up, classes, log-in). "
                    "Default: $DATE_COMMUNITY_BASE_URL.")
+@click.option("--town", metavar="NAME",
+              help="With several towns in instance/config.toml: export that town (the same as the top-level --town).")
 @json_option
-def export_static(out: Path, static_base: str | None, app_url: str | None) -> None:
+def export_static(out: Path, static_base: str | None, app_url: str | None, town: str | None) -> None:
     """Write every public tourism page (sites, tours, map, AR) in five languages, the open-data files and
     the assets with hashed names, for any web server, CDN or object store."""
-    settings = config.load()
+    state = _state()
+    if town is not None:
+        if state.db_path:
+            raise click.UsageError("give --db or --town, not both")
+        state.town = town
+    settings = state.settings()  # the selected town's database, content, addresses and secret
     app_url = (app_url or settings["BASE_URL"] or "").rstrip("/")
     if not app_url.startswith(("https://", "http://")):
         # Without it the links to sign-up would point nowhere: refuse rather than guess.
@@ -42,9 +48,9 @@ def export_static(out: Path, static_base: str | None, app_url: str | None) -> No
     from webapp import create_app
     from webapp import static_export
 
-    state = _state()
     app = create_app({
         "DATABASE": str(state.path),
+        "CONTENT_DIR": settings.get("CONTENT_DIR", ""),
         "BASE_URL": app_url,
         # No visitor ever reaches this app: no sessions to sign, no mail to send.
         "SECRET_KEY": settings["SECRET_KEY"] or os.urandom(32).hex(),
