@@ -70,8 +70,8 @@ def staff_account_new():
                 _password_errors(errors, exc)
             else:
                 # A made-up password is shown once, in this response only: never stored, flashed or in a URL.
-                return _render("result.html", username=username, password=None if typed else password,
-                               title=_("Staff account added"))
+                return render_template("staff/account_result.html", staff_account=True, username=username,
+                                       password=None if typed else password, title=_("Staff account added"))
     return _render("new.html", errors={k: errors[k] for k in ("username", "password", "_form") if k in errors},
                    username=username, title=_("Add a staff account"))
 
@@ -107,6 +107,6 @@ def staff_account_password(user_id: int):
         except DateCommunityError as exc:
             _password_errors(errors, exc)
         else:
-            return _render("result.html", username=user["username"], password=None if typed else password,
-                           title=_("Password changed"))
+            return render_template("staff/account_result.html", staff_account=True, username=user["username"],
+                                   password=None if typed else password, title=_("Password changed"))
     return _render("password.html", user=user, errors=errors, title=_("Reset a staff member's password"))

@@ -724,7 +724,7 @@ def volunteer_new():
             else:
                 if generated:
                     # Shown once, in this response only: never stored, flashed or put in a URL.
-                    return _render("account_result.html", username=values["username"], password=password,
+                    return render_template("staff/account_result.html", username=values["username"], password=password,
                                    title=_("Volunteer added"))
                 flash(_("The volunteer has been added. They can log in with the password you typed."))
                 return redirect(url_for("staff.volunteers_list"))
@@ -767,6 +767,6 @@ def volunteer_password(volunteer_id: int):
             _password_error(errors, exc)
             _library_error(errors, exc, VOLUNTEER_PARAM_FIELDS, {})
         else:
-            return _render("account_result.html", username=volunteer["username"],
+            return render_template("staff/account_result.html", username=volunteer["username"],
                            password=None if typed else password, title=_("Password changed"))
     return _render("volunteer_password.html", volunteer=volunteer, errors=errors, title=title)
